@@ -1,0 +1,1 @@
+"""Search agents, installed as ``nasgym.agents``. Each agent runs against a nasgym env."""

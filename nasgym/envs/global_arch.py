@@ -1,0 +1,68 @@
+"""One whole architecture per step, as discrete choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from nasgym.envs import _docs
+from nasgym.envs.base import NASEnv
+
+
+class GlobalNASEnv(NASEnv):
+    __doc__ = (
+        """
+    ## Description
+
+    Each step the agent names one whole architecture, one discrete choice per decision (per edge
+    of the NAS-Bench-201 cell); the env queries it and returns its reward. Suited to population
+    methods and to policy-gradient agents with a factorised categorical policy.
+
+    ## Action Space
+
+    `MultiDiscrete(n_choices)`; for NAS-Bench-201 `MultiDiscrete([5, 5, 5, 5, 5, 5])`: the op index
+    of each edge in arch-string order (op order `none, skip_connect, nor_conv_1x1, nor_conv_3x3,
+    avg_pool_3x3`). Out-of-range or non-integer values raise a `ValueError`.
+
+    ## Observation Space
+
+    `Box(0, 1, (30,), float32)`: mean one-hot encoding of the top-K architectures by observed
+    validation accuracy so far (0.2 everywhere before the first query).
+
+    ## Rewards
+
+    The reward of the queried architecture (default: validation accuracy / 100), every step.
+
+    ## Starting State
+
+    No architecture queried: the uniform observation.
+
+    ## Episode End
+
+    Never terminated; truncated on the step that makes the `budget`-th query.
+"""
+        + _docs.ARGUMENTS
+        + """
+    ## Version History
+
+    * v0: Initial version.
+    """
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        space = self.search_space
+        self.action_space = spaces.MultiDiscrete(space.n_choices)
+        self.observation_space = spaces.Box(0.0, 1.0, (space.n_decisions * space.max_choices,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        self._start_episode(seed)
+        return self._top_k_observation(), self._progress_info()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._check_running()
+        index = int(self.search_space.index_of(np.asarray(action)))
+        reward, truncated, info = self._query(index)
+        return self._top_k_observation(), reward, False, truncated, info

@@ -1,0 +1,38 @@
+"""The one table of registered env ids. ``import nasgym`` registers them all with Gymnasium."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+
+
+@dataclass(frozen=True)
+class EnvSpecRow:
+    """One registered id: which env class, on which space, with which default kwargs."""
+
+    id: str
+    entry_point: str
+    kwargs: dict = field(default_factory=dict)
+
+
+_FLAVOURS = {
+    "Continuous": "nasgym.envs.continuous:ContinuousNASEnv",
+    "Sequential": "nasgym.envs.sequential:SequentialNASEnv",
+    "Global": "nasgym.envs.global_arch:GlobalNASEnv",
+}
+_SPACES = {"NAS-Bench-201": "nb201"}
+
+ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
+    EnvSpecRow(f"{space_id}-{flavour}-v0", entry_point, {"space": space})
+    for space_id, space in _SPACES.items()
+    for flavour, entry_point in _FLAVOURS.items()
+)
+ENV_IDS: tuple[str, ...] = tuple(row.id for row in ENV_TABLE)
+
+
+def register_envs() -> None:
+    """Register every id of :data:`ENV_TABLE` (idempotent)."""
+    for row in ENV_TABLE:
+        if row.id not in gym.registry:
+            gym.register(id=row.id, entry_point=row.entry_point, kwargs=dict(row.kwargs))

@@ -1,0 +1,29 @@
+"""What an importer returns: per-dataset arrays for one source, and the inputs it read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class ImportResult:
+    """Arrays of one import source, keyed by dataset then metric, each (n_archs, n_seeds).
+
+    :param source: the name the arrays are stored under (one folder per source and dataset).
+    :param inputs: the files read, recorded with their checksums so a corrupt cache can be redone.
+    """
+
+    source: str
+    inputs: list[Path]
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def column(self, dataset: str, metric: str, n_archs: int, n_seeds: int = 1) -> np.ndarray:
+        """The array for (dataset, metric), created full of NaN on first use."""
+        per_dataset = self.arrays.setdefault(dataset, {})
+        if metric not in per_dataset:
+            per_dataset[metric] = np.full((n_archs, n_seeds), np.nan)
+        return per_dataset[metric]

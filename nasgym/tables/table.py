@@ -1,0 +1,71 @@
+"""A benchmark table: dense (archs x seeds) arrays of one (space, dataset), indexed by canonical index."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class BenchmarkTable:
+    """Read-only metrics of every architecture of a space on one dataset.
+
+    Every array has shape (n_archs, n_seeds) with the known seeds of each row packed to the left
+    and NaN after them (and for archs without a value).
+
+    :param space: name of the search space.
+    :param dataset: dataset name.
+    :param arrays: metric name -> array.
+    :param sources: the cache sources merged into this table, in overlay order.
+    """
+
+    def __init__(self, space: str, dataset: str, arrays: Mapping[str, np.ndarray], sources: tuple[str, ...] = ()):
+        self.space = space
+        self.dataset = dataset
+        self.arrays = dict(arrays)
+        self.sources = sources
+        sizes = {a.shape[0] for a in self.arrays.values()}
+        if len(sizes) != 1 or any(a.ndim != 2 for a in self.arrays.values()):
+            raise ValueError(f"table arrays must all be 2-D with one row per architecture, got {self.shapes()}")
+        self.n_archs = sizes.pop()
+
+    def __repr__(self) -> str:
+        return f"BenchmarkTable({self.space!r}, {self.dataset!r}, metrics={sorted(self.arrays)})"
+
+    def __contains__(self, metric: str) -> bool:
+        return metric in self.arrays
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: a.shape for name, a in self.arrays.items()}
+
+    def values(self, metric: str) -> np.ndarray:
+        """The (n_archs, n_seeds) array of ``metric``."""
+        try:
+            return self.arrays[metric]
+        except KeyError:
+            raise KeyError(f"metric {metric!r} is not in the {self.dataset} table; it has {sorted(self.arrays)}") from None
+
+    @functools.cache
+    def mean(self, metric: str) -> np.ndarray:
+        """Mean over known seeds per architecture (NaN where none is known)."""
+        values = self.values(metric)
+        counts = self.n_seeds(metric)
+        sums = np.where(np.isnan(values), 0.0, values).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / counts
+
+    @functools.cache
+    def n_seeds(self, metric: str) -> np.ndarray:
+        """Number of known seeds of each architecture."""
+        return (~np.isnan(self.values(metric))).sum(axis=1)
+
+    def coverage(self) -> dict[str, int]:
+        """Metric -> number of architectures with at least one known value."""
+        return {name: int((self.n_seeds(name) > 0).sum()) for name in sorted(self.arrays)}
+
+    def best(self, metric: str = "valid_acc") -> tuple[int, float]:
+        """(canonical index, value) of the architecture with the highest mean ``metric``."""
+        means = self.mean(metric)
+        index = int(np.nanargmax(means))
+        return index, float(means[index])

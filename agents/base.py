@@ -1,0 +1,108 @@
+"""What every search agent shares: the run call, and the record of every query it made."""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+#: info keys kept for every query in a :class:`SearchResult`.
+QUERY_KEYS = ("arch", "index", "valid_acc", "test_acc", "flops", "params", "latency", "cost", "sim_time")
+
+
+@dataclass
+class SearchResult:
+    """The whole query history of one search run, and its summary.
+
+    :param agent: agent name.
+    :param env_id: env id searched.
+    :param seed: the run's seed (env reset and agent).
+    :param queries: one dict per query with :data:`QUERY_KEYS`, in query order.
+    :param wall_time: seconds the run took.
+    """
+
+    agent: str
+    env_id: str
+    seed: int
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    def best_query(self) -> dict[str, Any] | None:
+        """The query with the highest observed validation accuracy (the first one on ties)."""
+        best = None
+        for query in self.queries:
+            if best is None or query["valid_acc"] > best["valid_acc"]:
+                best = query
+        return best
+
+    def summary(self) -> dict[str, Any]:
+        best = self.best_query()
+        return {
+            "agent": self.agent,
+            "env": self.env_id,
+            "seed": self.seed,
+            "best_valid_acc": best["valid_acc"] if best else math.nan,
+            "best_test_acc": best["test_acc"] if best else math.nan,
+            "best_arch": best["arch"] if best else None,
+            "queries_to_best": self.queries.index(best) + 1 if best else 0,
+            "n_queries": len(self.queries),
+            "sim_time": self.queries[-1]["sim_time"] if self.queries else 0.0,
+            "wall_time": self.wall_time,
+        }
+
+
+class QueryRecorder(gym.Wrapper):
+    """Records the info of every step that made a query, and reports it to an optional callback."""
+
+    def __init__(self, env: gym.Env, on_query: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__(env)
+        self.queries: list[dict[str, Any]] = []
+        self._on_query = on_query
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if "arch" in info:
+            query = {key: info[key] for key in QUERY_KEYS}
+            self.queries.append(query)
+            if self._on_query is not None:
+                self._on_query(query)
+        return obs, reward, terminated, truncated, info
+
+
+class SearchAgent(ABC):
+    """A search agent: given an env, query architectures until the env truncates its episode.
+
+    Subclasses implement :meth:`search`; :meth:`run` wraps it with the recording every agent
+    shares, so all agents report the same :class:`SearchResult`.
+    """
+
+    name: ClassVar[str]
+
+    def run(
+        self,
+        env: gym.Env,
+        seed: int,
+        env_id: str | None = None,
+        on_query: Callable[[dict[str, Any]], None] | None = None,
+    ) -> SearchResult:
+        """Search ``env`` for one episode (its whole query budget) with the given seed.
+
+        :param env: a nasgym env (any flavour the agent supports).
+        :param seed: seeds the env reset and the agent's own randomness.
+        :param env_id: id recorded in the result; defaults to ``env.spec.id``.
+        :param on_query: called with each query's record as it happens (progress bars, logs).
+        """
+        recorder = QueryRecorder(env, on_query)
+        start = time.perf_counter()
+        self.search(recorder, seed)
+        spec_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        return SearchResult(self.name, env_id or spec_id, seed, recorder.queries, time.perf_counter() - start)
+
+    @abstractmethod
+    def search(self, env: gym.Env, seed: int) -> None:
+        """Reset ``env`` with ``seed`` and step it until its episode is truncated."""

@@ -1,0 +1,117 @@
+"""The ``nasgym`` command: run a search, import benchmark data, show what the tables hold."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import gymnasium as gym
+from tqdm import tqdm
+
+import nasgym
+from nasgym.tables import SPACE_DATASETS, import_paths, load_table
+from nasgym.tables.metrics import describe
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One JSON line; NaN (a value the table does not have) is written as null."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+    return json.dumps(clean, allow_nan=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
+    from nasgym.agents import make_agent
+
+    agent = make_agent(args.agent)  # fails early, before any table is built
+    env = gym.make(args.env, dataset=args.dataset, budget=args.budget, noise=args.noise)
+    out = open(args.out, "w") if args.out else None
+    bar = tqdm(total=args.budget, desc=f"{args.agent} on {args.env}", unit="query", disable=args.quiet)
+
+    def on_query(query: dict[str, Any]) -> None:
+        bar.update(1)
+        if out is not None:
+            out.write(_json_line(query) + "\n")
+
+    try:
+        result = agent.run(env, seed=args.seed, env_id=args.env, on_query=on_query)
+    finally:
+        bar.close()
+        if out is not None:
+            out.close()
+    summary = {**result.summary(), "dataset": args.dataset, "budget": args.budget}
+    stdout.write(_json_line(summary) + "\n")
+    return 0
+
+
+def _cmd_data_import(args: argparse.Namespace, stdout: TextIO) -> int:
+    for result in import_paths(args.paths):
+        datasets = sorted(result.arrays)
+        stdout.write(f"imported {result.source} into {datasets}: {'; '.join(result.notes)}\n")
+    return 0
+
+
+def _cmd_data_info(args: argparse.Namespace, stdout: TextIO) -> int:
+    stdout.write(f"{'space':<6} {'dataset':<15} {'metric':<24} {'archs':>7} {'seeds':>5}  meaning\n")
+    for space, datasets in SPACE_DATASETS.items():
+        for dataset in datasets:
+            table = load_table(space, dataset)
+            for metric, n_archs in table.coverage().items():
+                n_seeds = table.values(metric).shape[1]
+                stdout.write(f"{space:<6} {dataset:<15} {metric:<24} {n_archs:>7} {n_seeds:>5}  {describe(metric)}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasgym", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"nasgym {nasgym.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    search = commands.add_parser("search", help="run one search and print its summary as a JSON line")
+    search.add_argument("--env", required=True, choices=nasgym.ENV_IDS, help="env id")
+    search.add_argument("--agent", default="random", help="agent name (default: random)")
+    search.add_argument("--budget", type=_positive_int, default=500, help="queries (default: 500)")
+    search.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: 0)")
+    search.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or ImageNet16-120")
+    search.add_argument("--noise", default="seed", choices=("seed", "mean"), help="seed noise (default) or mean")
+    search.add_argument("--out", type=Path, help="write one JSON line per query to this file")
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    search.set_defaults(handler=_cmd_search)
+
+    data = commands.add_parser("data", help="benchmark tables: import files, show coverage")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    importer = data_commands.add_parser(
+        "import", help="import CSV files with an arch-string column or official NATS-Bench directories"
+    )
+    importer.add_argument("paths", nargs="+", type=Path, help="files or directories to import")
+    importer.set_defaults(handler=_cmd_data_import)
+    info = data_commands.add_parser("info", help="per space, dataset and metric: how many archs have values")
+    info.set_defaults(handler=_cmd_data_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, stdout)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.exit(2, f"nasgym {args.command}: error: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

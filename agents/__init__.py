@@ -1,7 +1,7 @@
-"""Search agents, installed as ``nasgym.agents``. Each runs against a nasgym env:
+"""Search agents, installed as ``nasgym.agents``. Each runs against a nasgym env::
 
->>> result = make_agent("random").run(gym.make("NAS-Bench-201-Global-v0", budget=100), seed=0)
->>> result.summary()["best_valid_acc"]
+    result = make_agent("random").run(gym.make("NAS-Bench-201-Global-v0", budget=100), seed=0)
+    result.summary()["best_valid_acc"]
 """
 
 from __future__ import annotations

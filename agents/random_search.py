@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gymnasium as gym
-
 from nasgym.agents.base import SearchAgent
 
 

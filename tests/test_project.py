@@ -24,8 +24,9 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_readme_main_job_names_a_registered_env_and_agent():
-    import nasgym
     from nasgym.agents import AGENTS
+
+    import nasgym
 
     main_job = readme_commands()[0]
     assert re.search(r"--env (\S+)", main_job).group(1) in nasgym.ENV_IDS
@@ -34,8 +35,9 @@ def test_readme_main_job_names_a_registered_env_and_agent():
 
 def test_wheel_installs_no_generic_top_level_package(tmp_path):
     pytest.importorskip("setuptools")
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [*pip_wheel, "-w", str(tmp_path)],
         check=True,
         capture_output=True,
     )

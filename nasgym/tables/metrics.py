@@ -30,7 +30,7 @@ def describe(metric: str) -> str:
     if metric in METRICS:
         return METRICS[metric]
     if metric.startswith(LATENCY_DEVICE_PREFIX):
-        return f"latency (s) on device {metric[len(LATENCY_DEVICE_PREFIX):]} (HELP measurements)"
+        return f"latency (s) on device {metric[len(LATENCY_DEVICE_PREFIX) :]} (HELP measurements)"
     return "imported metric"
 
 

@@ -93,7 +93,7 @@ def load_table(space: str, dataset: str, cache_dir: Path | str | None = None) ->
     return _load_table_cached(space, dataset, root.resolve())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
     store = TableStore(root)
     _ensure_base(store, space, dataset)
@@ -110,8 +110,10 @@ def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
     if cached is None:
         merged: dict[str, np.ndarray] = {}
         for source in sources:
-            arrays = store.read(space, dataset, source).arrays if source == BASE_SOURCE else _read_import(
-                store, space, dataset, source
+            arrays = (
+                store.read(space, dataset, source).arrays
+                if source == BASE_SOURCE
+                else _read_import(store, space, dataset, source)
             )
             for metric, values in arrays.items():
                 merged[metric] = overlay(merged.get(metric), values)
@@ -151,4 +153,3 @@ def import_paths(paths: list[Path | str], store: TableStore | None = None) -> li
         results.append(result)
     clear_memory_cache()
     return results
-

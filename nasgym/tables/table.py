@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,6 +28,8 @@ class BenchmarkTable:
         if len(sizes) != 1 or any(a.ndim != 2 for a in self.arrays.values()):
             raise ValueError(f"table arrays must all be 2-D with one row per architecture, got {self.shapes()}")
         self.n_archs = sizes.pop()
+        self._means: dict[str, np.ndarray] = {}
+        self._counts: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"BenchmarkTable({self.space!r}, {self.dataset!r}, metrics={sorted(self.arrays)})"
@@ -44,21 +45,24 @@ class BenchmarkTable:
         try:
             return self.arrays[metric]
         except KeyError:
-            raise KeyError(f"metric {metric!r} is not in the {self.dataset} table; it has {sorted(self.arrays)}") from None
+            raise KeyError(
+                f"metric {metric!r} is not in the {self.dataset} table; it has {sorted(self.arrays)}"
+            ) from None
 
-    @functools.cache
     def mean(self, metric: str) -> np.ndarray:
-        """Mean over known seeds per architecture (NaN where none is known)."""
-        values = self.values(metric)
-        counts = self.n_seeds(metric)
-        sums = np.where(np.isnan(values), 0.0, values).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / counts
+        """Mean over known seeds per architecture (NaN where none is known); computed once."""
+        if metric not in self._means:
+            values = self.values(metric)
+            sums = np.where(np.isnan(values), 0.0, values).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._means[metric] = sums / self.n_seeds(metric)
+        return self._means[metric]
 
-    @functools.cache
     def n_seeds(self, metric: str) -> np.ndarray:
-        """Number of known seeds of each architecture."""
-        return (~np.isnan(self.values(metric))).sum(axis=1)
+        """Number of known seeds of each architecture; computed once."""
+        if metric not in self._counts:
+            self._counts[metric] = (~np.isnan(self.values(metric))).sum(axis=1)
+        return self._counts[metric]
 
     def coverage(self) -> dict[str, int]:
         """Metric -> number of architectures with at least one known value."""

@@ -88,8 +88,12 @@ def _add_record(result: ImportResult, info: dict, index: int, suffix: str, n_arc
             if run["arch_config"]["arch_str"] != info["arch_str"]:
                 raise ValueError(f"{path}: run {valid_run}/{seed} is of another architecture")
             n_seeds = len(seeds[valid_run])
-            result.column(dataset, f"valid_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(run, valid_eval)
-            result.column(dataset, f"train_time{suffix}", n_archs, n_seeds)[index, slot] = sum(run["train_times"].values())
+            result.column(dataset, f"valid_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(
+                run, valid_eval
+            )
+            result.column(dataset, f"train_time{suffix}", n_archs, n_seeds)[index, slot] = sum(
+                run["train_times"].values()
+            )
             if suffix == "":
                 result.column(dataset, "params", n_archs)[index, 0] = float(run["params"])
                 result.column(dataset, "flops", n_archs)[index, 0] = float(run["flop"])
@@ -98,4 +102,6 @@ def _add_record(result: ImportResult, info: dict, index: int, suffix: str, n_arc
             run = runs.get((test_run, seed))
             if run is not None:
                 n_seeds = len(seeds[test_run])
-                result.column(dataset, f"test_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(run, test_eval)
+                result.column(dataset, f"test_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(
+                    run, test_eval
+                )

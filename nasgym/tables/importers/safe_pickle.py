@@ -35,8 +35,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if name == "scalar" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _numpy_scalar()
         raise pickle.UnpicklingError(
-            f"refusing to load global {module}.{name}: benchmark files may only hold plain containers "
-            "and numpy scalars"
+            f"refusing to load global {module}.{name}: benchmark files may only hold plain containers and numpy scalars"
         )
 
 

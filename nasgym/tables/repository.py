@@ -18,7 +18,7 @@ import numpy as np
 
 from nasgym.tables import nb201
 from nasgym.tables.importers.csv_table import import_csv
-from nasgym.tables.importers.natsbench import import_natsbench, is_natsbench_dir
+from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
 from nasgym.tables.importers.result import ImportResult
 from nasgym.tables.metrics import overlay, pack_seeds
 from nasgym.tables.store import CacheInvalid, TableStore, file_sha256
@@ -70,8 +70,13 @@ def _read_import(store: TableStore, space: str, dataset: str, source: str) -> di
                 f"'nasgym data import' on them again, or delete {store.source_dir(space, dataset, source)}"
             ) from None
         _warn_rebuild(exc)
-        first = Path(next(iter(inputs)))
-        import_paths([first if first.name != "meta.pickle.pbz2" else first.parent], store)
+        # what was imported: the NATS-Bench directory of a meta file, else the one CSV file (the
+        # manifest stores inputs with sorted keys, so a NATS record file may come before the meta)
+        files = [Path(p) for p in inputs]
+        path = next((p.parent for p in files if p.name == META_FILE), files[0])
+        # keep_place: a repaired source must keep its place in the overlay order (its old
+        # 'created' time), or sources imported after it would silently lose to it from now on
+        _write_import(_import_path(path), store, keep_place=True)
         return store.read(space, dataset, source).arrays
 
 
@@ -134,22 +139,34 @@ def import_paths(paths: list[Path | str], store: TableStore | None = None) -> li
     store = store or TableStore()
     results = []
     for raw in paths:
-        path = Path(raw).expanduser().resolve()
-        if is_natsbench_dir(path):
-            result = import_natsbench(path)
-        elif path.is_file() and path.suffix.lower() == ".csv":
-            result = import_csv(path)
-        elif not path.exists():
-            raise FileNotFoundError(f"path {str(raw)!r} does not exist")
-        else:
-            raise ValueError(
-                f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
-                "directory holding meta.pickle.pbz2"
-            )
-        inputs = {str(p): file_sha256(p) for p in result.inputs}
-        fingerprint = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
-        for dataset, arrays in result.arrays.items():
-            store.write("nb201", dataset, result.source, arrays, fingerprint, {"inputs": inputs, "notes": result.notes})
+        result = _import_path(raw)
+        _write_import(result, store)
         results.append(result)
     clear_memory_cache()
     return results
+
+
+def _import_path(raw: Path | str) -> ImportResult:
+    """Run the importer that fits ``raw`` (a CSV file or a NATS-Bench directory)."""
+    path = Path(raw).expanduser().resolve()
+    if is_natsbench_dir(path):
+        return import_natsbench(path)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return import_csv(path)
+    if not path.exists():
+        raise FileNotFoundError(f"path {str(raw)!r} does not exist")
+    raise ValueError(
+        f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
+        "directory holding meta.pickle.pbz2"
+    )
+
+
+def _write_import(result: ImportResult, store: TableStore, keep_place: bool = False) -> None:
+    """Store every dataset of an import; ``keep_place`` keeps existing sources' overlay order."""
+    inputs = {str(p): file_sha256(p) for p in result.inputs}
+    fingerprint = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
+    for dataset, arrays in result.arrays.items():
+        created = store.read_manifest("nb201", dataset, result.source).get("created") if keep_place else None
+        store.write(
+            "nb201", dataset, result.source, arrays, fingerprint, {"inputs": inputs, "notes": result.notes}, created
+        )

@@ -90,8 +90,13 @@ class TableStore:
         arrays: dict[str, np.ndarray],
         fingerprint: str,
         details: dict | None = None,
+        created: float | None = None,
     ) -> Path:
-        """Write one source atomically, replacing any previous folder of that name."""
+        """Write one source atomically, replacing any previous folder of that name.
+
+        :param created: creation time to record (default: now); it sets the source's place in the
+            overlay order, so repairing a source passes its old time to keep that place.
+        """
         target = self.source_dir(space, dataset, source)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{source}-", dir=target.parent))
@@ -107,7 +112,7 @@ class TableStore:
                 "dataset": dataset,
                 "source": source,
                 "fingerprint": fingerprint,
-                "created": time.time(),
+                "created": time.time() if created is None else created,
                 "arrays": checksums,
                 "details": details or {},
             }

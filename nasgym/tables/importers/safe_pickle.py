@@ -8,6 +8,7 @@ to rebuild ordered dicts and numpy scalars, and rejects every other one.
 from __future__ import annotations
 
 import bz2
+import codecs
 import collections
 import io
 import pickle
@@ -32,6 +33,13 @@ class RestrictedUnpickler(pickle.Unpickler):
             return collections.OrderedDict
         if (module, name) == ("numpy", "dtype"):
             return np.dtype
+        # pickle protocols 0-2 rebuild bytes (numpy scalar payloads among them) as
+        # _codecs.encode(text, "latin1"), and protocols 0-3 rebuild sets by calling builtins.set;
+        # both only convert data, so they are safe to admit
+        if (module, name) == ("_codecs", "encode"):
+            return codecs.encode
+        if module in ("builtins", "__builtin__") and name in ("set", "frozenset"):
+            return {"set": set, "frozenset": frozenset}[name]
         if name == "scalar" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _numpy_scalar()
         raise pickle.UnpicklingError(
@@ -39,10 +47,39 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
 
-def load_pickle(path: Path | str) -> object:
-    """Load a ``.pkl`` or bz2-compressed ``.pbz2`` pickle with :class:`RestrictedUnpickler`."""
+def _numpy_array_builders() -> dict[str, object]:
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct
+        from numpy._core.numeric import _frombuffer
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+        from numpy.core.numeric import _frombuffer
+    return {"_reconstruct": _reconstruct, "_frombuffer": _frombuffer}
+
+
+class ArrayUnpickler(RestrictedUnpickler):
+    """:class:`RestrictedUnpickler` that also rebuilds numpy arrays (dataset files such as the
+    CIFAR python pickles hold them). Rebuilding an array only allocates it and fills in its bytes;
+    the elements of an object array still pass through :meth:`find_class`."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if module.startswith(("numpy.core.", "numpy._core.")) and name in ("_reconstruct", "_frombuffer"):
+            return _numpy_array_builders()[name]
+        return super().find_class(module, name)
+
+
+def load_pickle(path: Path | str, arrays: bool = False, encoding: str = "ASCII") -> object:
+    """Load a ``.pkl`` or bz2-compressed ``.pbz2`` pickle with :class:`RestrictedUnpickler`.
+
+    :param arrays: also admit numpy arrays (:class:`ArrayUnpickler`), for dataset files.
+    :param encoding: how to decode Python 2 strings; ``"latin1"`` for Python 2 pickles of numpy
+        arrays (the CIFAR python files).
+    """
     path = Path(path)
     raw = path.read_bytes()
     if path.suffix == ".pbz2":
         raw = bz2.decompress(raw)
-    return RestrictedUnpickler(io.BytesIO(raw)).load()
+    unpickler = ArrayUnpickler if arrays else RestrictedUnpickler
+    return unpickler(io.BytesIO(raw), encoding=encoding).load()

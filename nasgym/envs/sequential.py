@@ -62,6 +62,8 @@ class SequentialNASEnv(NASEnv):
         self._n_decisions = space.n_decisions
         self._width = space.max_choices + 1  # ops + "unset"
         self._choices: list[int] = []
+        self._n_choices = space._n_choices_list
+        self._weights = space._weights_list
         self.action_space = spaces.Discrete(space.max_choices)
         size = space.n_decisions * self._width + space.n_decisions
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
@@ -95,13 +97,19 @@ class SequentialNASEnv(NASEnv):
             obs[base + position] = 0.0
             obs[base + position + 1] = 1.0
             return obs.copy(), 0.0, False, False, self._progress_info()
-        index = sum(c * w for c, w in zip(self._choices, self.search_space._weights_list))
+        index = sum(c * w for c, w in zip(self._choices, self._weights, strict=True))
         self._choices = []
         self._observation = self._empty.copy()
         reward, truncated, info = self._query(index)
         return self._observation.copy(), reward, False, truncated, info
 
     def _check_action(self, action: Any, position: int) -> int:
+        # Fast path for a Python or numpy integer (Discrete.sample() and vector envs give np.int64):
+        # np.asarray and np.issubdtype would cost more than the rest of the step.
+        if type(action) is int or isinstance(action, np.integer):
+            choice = int(action)
+            if 0 <= choice < self._n_choices[position]:
+                return choice
         value = np.asarray(action)
         n_choices = int(self.search_space.n_choices[position])
         if value.shape not in ((), (1,)) or not np.issubdtype(value.dtype, np.integer):

@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: arch strings already formatted, per kind of space (class, decisions, choices), shared by every
+#: instance in the process: the envs print one per step, and a dict hit costs ~1/30 of formatting.
+_ARCH_STRINGS: dict[tuple, dict[int, str]] = {}
+
 
 class SearchSpace:
     """A product of categorical decisions with a canonical integer index per architecture.
@@ -37,6 +41,7 @@ class SearchSpace:
         self.size = int(np.prod(self.n_choices))
         self._weights_list = [int(w) for w in self._radix_weights]
         self._n_choices_list = [int(n) for n in self.n_choices]
+        self._arch_strings = _ARCH_STRINGS.setdefault((type(self), self.decision_names, self.choices), {})
 
     @property
     def n_decisions(self) -> int:
@@ -108,11 +113,22 @@ class SearchSpace:
 
     def arch_string(self, index: int) -> str:
         """Readable string of one architecture given by canonical index (pure Python: per-step path)."""
-        return self._format([(index // w) % n for w, n in zip(self._weights_list, self._n_choices_list)])
+        if type(index) is int:  # cached (other index types are rare: format them each time)
+            text = self._arch_strings.get(index)
+            if text is None:
+                text = self._arch_strings[index] = self._arch_string(index)
+            return text
+        return self._arch_string(index)
+
+    def _arch_string(self, index: int) -> str:
+        return self._format([(index // w) % n for w, n in zip(self._weights_list, self._n_choices_list, strict=True)])
 
     def _format(self, choices: list[int]) -> str:
-        """Format a valid choice list; spaces with a standard notation override this."""
-        return ",".join(f"{n}={c[i]}" for n, c, i in zip(self.decision_names, self.choices, choices))
+        """Format a valid choice list; spaces with a standard notation override this.
+
+        The result must depend on the choices alone: :meth:`arch_string` caches it per space kind.
+        """
+        return ",".join(f"{n}={c[i]}" for n, c, i in zip(self.decision_names, self.choices, choices, strict=True))
 
     def from_string(self, text: str) -> np.ndarray:
         """Inverse of :meth:`to_string`."""
@@ -121,7 +137,7 @@ class SearchSpace:
         if len(parts) != self.n_decisions:
             raise ValueError(f"arch string {text!r} is malformed; expected the form {expected!r}")
         out = np.empty(self.n_decisions, dtype=np.int64)
-        for d, (part, name, labels) in enumerate(zip(parts, self.decision_names, self.choices)):
+        for d, (part, name, labels) in enumerate(zip(parts, self.decision_names, self.choices, strict=True)):
             key, _, value = part.partition("=")
             if key != name or value not in labels:
                 raise ValueError(

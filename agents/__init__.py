@@ -2,6 +2,10 @@
 
     result = make_agent("random").run(gym.make("NAS-Bench-201-Global-v0", budget=100), seed=0)
     result.summary()["best_valid_acc"]
+
+Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
+(Sequential), ``local`` (Global), ``l2nas`` (Continuous). ``agent.flavours`` lists what each takes;
+running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
 """
 
 from __future__ import annotations
@@ -9,9 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from nasgym.agents.base import QUERY_KEYS, QueryRecorder, SearchAgent, SearchResult
+from nasgym.agents.l2nas import L2NAS
+from nasgym.agents.local_search import LocalSearch
 from nasgym.agents.random_search import RandomSearch
+from nasgym.agents.rea import RegularizedEvolution
+from nasgym.agents.reinforce import Reinforce
+from nasgym.agents.reinforce_lstm import ReinforceLSTM
 
-AGENTS: dict[str, type[SearchAgent]] = {RandomSearch.name: RandomSearch}
+AGENTS: dict[str, type[SearchAgent]] = {
+    agent.name: agent for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS)
+}
 
 
 def make_agent(name: str, **kwargs: Any) -> SearchAgent:
@@ -23,4 +34,17 @@ def make_agent(name: str, **kwargs: Any) -> SearchAgent:
     return agent_class(**kwargs)
 
 
-__all__ = ["AGENTS", "QUERY_KEYS", "QueryRecorder", "RandomSearch", "SearchAgent", "SearchResult", "make_agent"]
+__all__ = [
+    "AGENTS",
+    "L2NAS",
+    "QUERY_KEYS",
+    "LocalSearch",
+    "QueryRecorder",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "ReinforceLSTM",
+    "SearchAgent",
+    "SearchResult",
+    "make_agent",
+]

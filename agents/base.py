@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gymnasium as gym
+from gymnasium import spaces
 
 #: info keys kept for every query in a :class:`SearchResult`.
 QUERY_KEYS = ("arch", "index", "valid_acc", "test_acc", "flops", "params", "latency", "cost", "sim_time")
@@ -56,6 +57,28 @@ class SearchResult:
         }
 
 
+#: env flavour -> the action space type that identifies it.
+FLAVOUR_ACTION_SPACES: dict[str, type[spaces.Space]] = {
+    "Continuous": spaces.Box,
+    "Global": spaces.MultiDiscrete,
+    "Sequential": spaces.Discrete,
+}
+
+
+def env_flavour(env: gym.Env) -> str | None:
+    """The flavour of a nasgym env, read from its action space type (``None`` if none matches)."""
+    for flavour, space_type in FLAVOUR_ACTION_SPACES.items():
+        if isinstance(env.action_space, space_type):
+            return flavour
+    return None
+
+
+def env_id_flavour(env_id: str) -> str | None:
+    """The flavour named by an env id of the form ``<Space>-<Flavour>-v<N>`` (``None`` otherwise)."""
+    parts = env_id.split(":")[-1].rsplit("-", 2)
+    return parts[1] if len(parts) == 3 and parts[1] in FLAVOUR_ACTION_SPACES else None
+
+
 class QueryRecorder(gym.Wrapper):
     """Records the info of every step that made a query, and reports it to an optional callback."""
 
@@ -82,6 +105,26 @@ class SearchAgent(ABC):
     """
 
     name: ClassVar[str]
+    #: env flavours the agent can search (see :data:`FLAVOUR_ACTION_SPACES`).
+    flavours: ClassVar[tuple[str, ...]] = tuple(FLAVOUR_ACTION_SPACES)
+
+    @classmethod
+    def check_flavour(cls, flavour: str | None, what: str = "") -> None:
+        """Raise a ``ValueError`` naming the agent and its flavours unless it supports ``flavour``.
+
+        :param flavour: ``"Continuous"``, ``"Global"`` or ``"Sequential"`` (``None``: unknown).
+        :param what: how the env was named, for the message.
+        """
+        if flavour not in cls.flavours:
+            got = f"{what} is a {flavour} env" if flavour else f"{what or 'the env'} is of no known flavour"
+            raise ValueError(
+                f"agent {cls.name!r} searches {' or '.join(cls.flavours)} envs only; {got} "
+                f"(accepted flavours for {cls.name!r}: {list(cls.flavours)})"
+            )
+
+    def check_env(self, env: gym.Env) -> None:
+        """Raise a ``ValueError`` unless the agent supports ``env``'s flavour (by its action space)."""
+        self.check_flavour(env_flavour(env), f"the env (action space {env.action_space})")
 
     def run(
         self,
@@ -97,6 +140,7 @@ class SearchAgent(ABC):
         :param env_id: id recorded in the result; defaults to ``env.spec.id``.
         :param on_query: called with each query's record as it happens (progress bars, logs).
         """
+        self.check_env(env)
         recorder = QueryRecorder(env, on_query)
         start = time.perf_counter()
         self.search(recorder, seed)

@@ -1,0 +1,142 @@
+"""Helpers the search agents share: argument checks, seeding, the EMA baseline, torch set-up."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from numbers import Integral, Real
+
+import numpy as np
+
+#: spawn key that separates an agent's random stream from the env's (both start from ``seed``).
+_AGENT_STREAM = 0x5EA2C4
+
+
+def agent_rng(seed: int) -> np.random.Generator:
+    """The agent's own generator for a run seeded with ``seed``.
+
+    The env's ``reset(seed=seed)`` builds ``Generator(PCG64(SeedSequence(seed)))``; seeding the
+    agent with the same plain seed would replay the very numbers the env uses for its seed noise,
+    so the agent's choices and the noise of its queries would be correlated. A spawn key gives an
+    independent stream that is still a pure function of ``seed``.
+
+    :param seed: the run's seed (a non-negative integer).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(_AGENT_STREAM,))))
+
+
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None, hint: str = "") -> int:
+    """Return ``value`` as an int, or raise a ``ValueError`` naming ``name`` and the accepted range.
+
+    :param name: argument name, quoted in the message.
+    :param value: the value given.
+    :param minimum: smallest accepted value.
+    :param maximum: largest accepted value (``None``: unbounded).
+    :param hint: extra words on where ``maximum`` comes from.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, Integral)
+    if ok:
+        ok = value >= minimum and (maximum is None or value <= maximum)
+    if not ok:
+        accepted = f"an integer >= {minimum}" if maximum is None else f"an integer in {minimum}..{maximum}"
+        raise ValueError(f"{name} must be {accepted}{hint}, got {value!r}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def check_float(
+    name: str,
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite float within the interval, or raise a ``ValueError`` naming it.
+
+    :param name: argument name, quoted in the message.
+    :param value: the value given.
+    :param low: lower end of the accepted interval.
+    :param high: upper end of the accepted interval.
+    :param low_open: exclude ``low`` itself.
+    :param high_open: exclude ``high`` itself.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(float(value))
+    if ok:
+        x = float(value)  # type: ignore[arg-type]
+        ok = (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
+    if not ok:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        if math.isinf(high):
+            accepted = f"a finite number {'>' if low_open else '>='} {low:g}"
+        else:
+            accepted = f"a number in {left}{low:g}, {high:g}{right}"
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+class EMABaseline:
+    """Exponential moving average of the rewards, bias-corrected, as NATS-Bench's REINFORCE uses it.
+
+    ``update(r)`` does ``num <- m num + (1 - m) r`` and ``den <- m den + (1 - m)``; ``value`` is
+    ``num / den``, i.e. the plain EMA ``b <- m b + (1 - m) r`` without the pull towards its zero
+    start (the first value is the first reward).
+
+    :param momentum: ``m`` in [0, 1).
+    """
+
+    def __init__(self, momentum: float) -> None:
+        self.momentum = check_float("momentum", momentum, 0.0, 1.0, high_open=True)
+        self._numerator = 0.0
+        self._denominator = 0.0
+
+    def update(self, reward: float) -> None:
+        m = self.momentum
+        self._numerator = m * self._numerator + (1.0 - m) * float(reward)
+        self._denominator = m * self._denominator + (1.0 - m)
+
+    @property
+    def value(self) -> float:
+        """The current average (0 before any update)."""
+        return self._numerator / self._denominator if self._denominator > 0 else 0.0
+
+
+def torch_seed(rng: np.random.Generator) -> int:
+    """A torch seed drawn from the agent's generator."""
+    return int(rng.integers(0, 2**62))
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n_threads)``, restoring the previous setting.
+
+    Small networks run fastest on one thread; ``None`` leaves torch's setting alone.
+    """
+    import torch
+
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def sample_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One draw per row of ``probs`` (rows sum to 1; zero-probability columns are never drawn).
+
+    :param rng: the agent's generator.
+    :param probs: array of shape (rows, choices).
+    """
+    cumulative = np.cumsum(probs, axis=1)
+    targets = rng.random(probs.shape[0]) * cumulative[:, -1]
+    draws = (cumulative <= targets[:, None]).sum(axis=1)
+    # guard against float round-off at the top end: take the last column with positive probability
+    last = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
+    return np.minimum(draws, last).astype(np.int64)

@@ -1,0 +1,78 @@
+"""REINFORCE with a factorised categorical policy, as the NAS-Bench-201 / NATS-Bench baseline."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, sample_categorical, torch_threads
+from nasgym.agents.base import SearchAgent
+
+
+class Reinforce(SearchAgent):
+    """REINFORCE (Williams, 1992) as NAS-Bench-201 (Dong & Yang, 2020) and NATS-Bench run it.
+
+    The policy is one softmax per decision over its choices, with free logits (6 x 5 for
+    NAS-Bench-201, all 0 at the start: the uniform distribution). Each step samples one whole
+    architecture, queries it on the Global env and makes one Adam step on the loss
+    ``-(R - b) * sum_d log p(a_d)``, with ``R`` the env's reward and ``b`` an exponential moving
+    average of the rewards (``b <- momentum * b + (1 - momentum) * R``, bias-corrected and updated
+    with ``R`` before the advantage is taken, exactly as the reference code's
+    ``ExponentialMovingAverage``; so the very first update has zero advantage).
+
+    :param lr: Adam learning rate (default 0.01, the NATS-Bench setting).
+    :param momentum: EMA momentum of the baseline (default 0.9, the NATS-Bench setting).
+    :param init_std: standard deviation of the initial logits (default 0: all zero; the reference
+        code draws ``1e-3 * randn``, which makes no practical difference).
+    :param torch_threads: torch CPU threads during the search (default 1, fastest for tiny
+        tensors; the previous setting is restored afterwards); ``None`` leaves it alone.
+
+    After a search, :attr:`logits` holds the final logits as a numpy array (decisions x choices;
+    ``-inf`` marks the padding of decisions with fewer choices).
+    """
+
+    name = "reinforce"
+    flavours = ("Global",)
+
+    def __init__(
+        self, lr: float = 0.01, momentum: float = 0.9, init_std: float = 0.0, torch_threads: int | None = 1
+    ) -> None:
+        self.lr = check_float("lr", lr, 0.0, low_open=True)
+        self.momentum = check_float("momentum", momentum, 0.0, 1.0, high_open=True)
+        self.init_std = check_float("init_std", init_std, 0.0)
+        self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
+        self.logits: np.ndarray | None = None
+
+    def search(self, env: gym.Env, seed: int) -> None:
+        self.check_env(env)
+        with torch_threads(self.torch_threads):
+            self._search(env, seed)
+
+    def _search(self, env: gym.Env, seed: int) -> None:
+        import torch
+
+        space = env.unwrapped.search_space
+        n_choices = np.asarray(space.n_choices, dtype=np.int64)
+        rng = agent_rng(seed)
+        shape = (space.n_decisions, space.max_choices)
+        mask = torch.as_tensor(np.arange(space.max_choices) >= n_choices[:, None])  # padding: never sampled
+        init = rng.normal(0.0, self.init_std, shape) if self.init_std > 0 else np.zeros(shape)
+        logits = torch.tensor(init, dtype=torch.float32, requires_grad=True)
+        optimizer = torch.optim.Adam([logits], lr=self.lr)
+        baseline = EMABaseline(self.momentum)
+        rows = torch.arange(space.n_decisions)
+        env.reset(seed=seed)
+        try:
+            while True:
+                log_probs = torch.log_softmax(logits.masked_fill(mask, -torch.inf), dim=1)
+                choices = sample_categorical(rng, log_probs.detach().exp().double().numpy())
+                _, reward, terminated, truncated, _ = env.step(choices)
+                baseline.update(reward)
+                advantage = float(reward) - baseline.value
+                loss = -advantage * log_probs[rows, torch.as_tensor(choices)].sum()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if terminated or truncated:
+                    return
+        finally:
+            self.logits = logits.detach().masked_fill(mask, -torch.inf).numpy().copy()

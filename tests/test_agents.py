@@ -1,0 +1,382 @@
+"""Search agents on a small synthetic space: they find its optimum, follow their papers' rules
+(REA's aging, REINFORCE's gradient sign, the quantile loss), are reproducible, and reject bad
+arguments and env flavours with clear messages."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from nasgym.agents import AGENTS, L2NAS, make_agent
+from nasgym.agents.l2nas import quantile_loss
+from nasgym.agents.local_search import neighbours
+from nasgym.agents.rea import mutate
+
+from nasgym.cli import main
+from nasgym.envs import ContinuousNASEnv, GlobalNASEnv, SequentialNASEnv
+from nasgym.evaluators import Evaluator
+from nasgym.spaces import SearchSpace
+
+torch = pytest.importorskip("torch")
+
+
+class ToyEvaluator:
+    """A tiny deterministic benchmark: ``valid_acc = 50 + sum_d w[d, choice_d]``, with ``w = 10`` at
+    one target choice per decision and uniform in [0, 4) elsewhere, so the optimum is unique and
+    every decision can be improved on its own. ``noise_std`` adds Gaussian seed noise drawn with
+    the env's rng.
+
+    :param name: space name (the env's ``space`` argument must match it).
+    :param n_decisions: decisions of the space.
+    :param n_choices: choices per decision.
+    :param noise_std: std of the validation noise (percentage points).
+    :param target_seed: seed of the weights (another seed, another benchmark).
+    """
+
+    def __init__(
+        self, name: str = "toy", n_decisions: int = 4, n_choices: int = 4, noise_std: float = 0.0, target_seed: int = 0
+    ) -> None:
+        labels = tuple(f"op{i}" for i in range(n_choices))
+        self.space = SearchSpace(name, [f"e{i}" for i in range(n_decisions)], [labels] * n_decisions)
+        self.dataset = f"toy{target_seed}"
+        self.noise_std = noise_std
+        gen = np.random.default_rng(target_seed)
+        self.target = gen.integers(0, n_choices, n_decisions)
+        weights = gen.uniform(0.0, 4.0, (n_decisions, n_choices))
+        weights[np.arange(n_decisions), self.target] = 10.0
+        all_choices = self.space.enumerate()
+        self.mean = 50.0 + weights[np.arange(n_decisions), all_choices].sum(axis=1)
+        self.best_index = int(self.space.index_of(self.target))
+
+    @property
+    def best_valid_acc(self) -> float:
+        return float(self.mean.max())
+
+    def evaluate(self, indices: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        idx = self.space.check_index(indices)
+        valid = self.mean[idx] + (self.noise_std * rng.standard_normal(idx.shape) if self.noise_std else 0.0)
+        ones = np.ones(idx.shape)
+        return {"valid_acc": valid, "test_acc": self.mean[idx] - 1.0, "flops": ones, "params": ones,
+                "latency": ones * 1e-3, "cost": ones}  # fmt: skip
+
+    def evaluate_one(self, index: int, rng: np.random.Generator) -> dict[str, float]:
+        return {key: float(value[()]) for key, value in self.evaluate(np.int64(index), rng).items()}
+
+
+class TwoArmEvaluator(ToyEvaluator):
+    """One decision, two choices: arm 0 scores 10, arm 1 scores 90 (deterministic)."""
+
+    def __init__(self) -> None:
+        self.space = SearchSpace("two-arm", ["arm"], [("bad", "good")])
+        self.dataset = "bandit"
+        self.noise_std = 0.0
+        self.mean = np.array([10.0, 90.0])
+        self.best_index = 1
+
+
+ENV_CLASS = {
+    "random": GlobalNASEnv,
+    "rea": GlobalNASEnv,
+    "reinforce": GlobalNASEnv,
+    "local": GlobalNASEnv,
+    "reinforce-lstm": SequentialNASEnv,
+    "l2nas": ContinuousNASEnv,
+}
+
+
+def toy_env(agent: str, budget: int, evaluator: ToyEvaluator | None = None, **kwargs):
+    evaluator = evaluator or ToyEvaluator()
+    return ENV_CLASS[agent](space=evaluator.space.name, evaluator=evaluator, budget=budget, **kwargs)
+
+
+def query_indices(result) -> list[int]:
+    return [q["index"] for q in result.queries]
+
+
+def test_every_registered_agent_is_covered():
+    assert set(AGENTS) == set(ENV_CLASS)
+    assert isinstance(ToyEvaluator(), Evaluator)
+
+
+# --- finding the optimum ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "agent, budget",
+    # the 4 x 4 space has 256 archs; random search needs ~180 queries for even odds
+    [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120)],
+)
+def test_agent_finds_the_optimum_of_a_small_space(agent, budget):
+    evaluator = ToyEvaluator()
+    result = make_agent(agent).run(toy_env(agent, budget, evaluator), seed=0)
+    assert len(result.queries) == budget
+    summary = result.summary()
+    assert summary["best_valid_acc"] == evaluator.best_valid_acc
+    assert summary["best_arch"] == evaluator.space.arch_string(evaluator.best_index)
+    assert summary["queries_to_best"] < budget
+
+
+def test_random_search_returns_the_best_not_the_last_architecture():
+    result = make_agent("random").run(toy_env("random", 40), seed=0)
+    values = [q["valid_acc"] for q in result.queries]
+    assert values[-1] < max(values)  # the case where "last" and "best" differ
+    summary = result.summary()
+    assert summary["best_valid_acc"] == max(values)
+    assert summary["best_arch"] == result.queries[int(np.argmax(values))]["arch"]
+
+
+# --- reproducibility ---------------------------------------------------------------------------
+@pytest.mark.parametrize("agent", sorted(ENV_CLASS))
+def test_same_seed_gives_the_same_run(agent):
+    evaluator = ToyEvaluator(noise_std=1.0)  # the env's seed noise must replay too
+    budget = 30
+    first, again = (make_agent(agent).run(toy_env(agent, budget, evaluator), seed=5) for _ in range(2))
+    assert query_indices(first) == query_indices(again)
+    assert [q["valid_acc"] for q in first.queries] == [q["valid_acc"] for q in again.queries]
+    other = make_agent(agent).run(toy_env(agent, budget, evaluator), seed=6)
+    assert query_indices(other) != query_indices(first)
+
+
+def test_agents_leave_global_random_state_alone():
+    np_state, torch_state = np.random.get_state()[1].copy(), torch.random.get_rng_state().clone()
+    threads = torch.get_num_threads()
+    for agent in ("reinforce", "reinforce-lstm", "l2nas"):
+        make_agent(agent).run(toy_env(agent, 25), seed=0)
+    assert (np.random.get_state()[1] == np_state).all()
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert torch.get_num_threads() == threads
+
+
+# --- REA ---------------------------------------------------------------------------------------
+def test_rea_keeps_its_population_size_and_removes_the_oldest():
+    agent = make_agent("rea", population_size=4, sample_size=2)
+    result = agent.run(toy_env("rea", 40, ToyEvaluator(noise_std=2.0)), seed=1)
+    population = list(agent.population)
+    assert len(population) == 4
+    # aging: the population is exactly the last 4 children, oldest first
+    assert [m.index for m in population] == query_indices(result)[-4:]
+    assert [m.valid_acc for m in population] == [q["valid_acc"] for q in result.queries[-4:]]
+    # ... although an older member was better than the worst survivor (remove-worst would keep it)
+    assert max(q["valid_acc"] for q in result.queries[:-4]) > min(m.valid_acc for m in population)
+
+
+def test_rea_initial_population_is_random_then_children_are_one_mutation_from_a_member():
+    agent = make_agent("rea", population_size=5, sample_size=3)
+    evaluator = ToyEvaluator()
+    result = agent.run(toy_env("rea", 30, evaluator), seed=2)
+    choices = evaluator.space.choices_of(np.array(query_indices(result)))
+    for t in range(5, 30):
+        population = choices[t - 5 : t]  # members alive when child t was made
+        distances = (population != choices[t]).sum(axis=1)
+        assert (distances == 1).any()
+
+
+def test_mutation_changes_exactly_one_decision_to_another_choice():
+    rng = np.random.default_rng(0)
+    n_choices = np.array([5, 1, 3, 5])
+    parent = np.array([4, 0, 2, 0])
+    seen = set()
+    for _ in range(400):
+        child = mutate(parent, n_choices, rng)
+        changed = np.flatnonzero(child != parent)
+        assert len(changed) == 1 and changed[0] != 1  # the single-choice decision never changes
+        assert 0 <= child[changed[0]] < n_choices[changed[0]]
+        seen.add((int(changed[0]), int(child[changed[0]])))
+    assert len(seen) == 4 + 2 + 4  # every other choice of every mutable decision is reachable
+
+
+# --- REINFORCE -----------------------------------------------------------------------------------
+def test_reinforce_raises_the_logit_of_the_better_arm():
+    evaluator = TwoArmEvaluator()
+    agent = make_agent("reinforce")
+    result = agent.run(GlobalNASEnv(space="two-arm", evaluator=evaluator, budget=30), seed=0)
+    assert {q["index"] for q in result.queries} == {0, 1}  # both arms were tried
+    bad, good = agent.logits[0]
+    assert good > 0 > bad  # from 0: the better arm's logit rose, the worse one's fell
+    later = [q["index"] for q in result.queries[15:]]
+    assert later.count(1) > later.count(0)
+
+
+def test_reinforce_lstm_learns_the_better_arm():
+    evaluator = TwoArmEvaluator()
+    agent = make_agent("reinforce-lstm", lr=0.01)
+    agent.run(SequentialNASEnv(space="two-arm", evaluator=evaluator, budget=40), seed=0)
+    controller = agent.controller
+    with torch.no_grad():
+        log_probs, _ = controller.step(0, controller.initial_state())
+    assert log_probs.exp()[1] > 0.7
+
+
+# --- local search ------------------------------------------------------------------------------
+def test_local_search_never_queries_an_architecture_twice_while_others_remain():
+    evaluator = ToyEvaluator(noise_std=1.0)
+    result = make_agent("local").run(toy_env("local", 200, evaluator), seed=0)
+    indices = query_indices(result)
+    assert len(set(indices)) == len(indices) == 200
+
+
+def test_local_search_goes_on_after_the_whole_space_is_queried():
+    evaluator = ToyEvaluator(n_decisions=2, n_choices=3)  # 9 architectures
+    result = make_agent("local").run(toy_env("local", 25, evaluator), seed=0)
+    indices = query_indices(result)
+    assert len(indices) == 25
+    assert sorted(indices[:9]) == list(range(9))  # all of them first, no repeat
+
+
+def test_neighbours_are_the_hamming_distance_one_architectures():
+    n_choices = np.array([5, 2, 3])
+    found = neighbours(np.array([1, 0, 2]), n_choices)
+    assert len(found) == 4 + 1 + 2
+    assert ((found != np.array([1, 0, 2])).sum(axis=1) == 1).all()
+    assert len({tuple(row) for row in found}) == len(found)
+
+
+# --- L2NAS -------------------------------------------------------------------------------------
+def test_quantile_loss_matches_hand_computed_values():
+    residual = [2.0, -1.0, 0.0, 0.5]
+    # rho_0.9: 0.9 * 2, (0.9 - 1) * -1, 0 (x <= 0 counts as over-estimate), 0.9 * 0.5
+    assert quantile_loss(residual, 0.9, reduction="none").tolist() == pytest.approx([1.8, 0.1, 0.0, 0.45])
+    assert quantile_loss(residual, 0.9) == pytest.approx((1.8 + 0.1 + 0.0 + 0.45) / 4)
+    assert quantile_loss(residual, 0.5, reduction="sum") == pytest.approx(0.5 * (2 + 1 + 0 + 0.5))
+    assert quantile_loss(residual, 0.1) == pytest.approx((0.2 + 0.9 + 0.0 + 0.05) / 4)
+    x = torch.tensor(residual, requires_grad=True)
+    loss = quantile_loss(x, 0.9)
+    assert isinstance(loss, torch.Tensor) and loss.item() == pytest.approx(0.5875)
+    loss.backward()
+    assert x.grad.tolist() == pytest.approx([0.9 / 4, -0.1 / 4, -0.1 / 4, 0.9 / 4])
+
+
+def test_quantile_critic_learns_the_upper_quantile():
+    """Minimising the loss over a constant gives the tau-quantile of the samples."""
+    samples = torch.tensor(np.random.default_rng(0).normal(size=2000), dtype=torch.float32)
+    q = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([q], lr=0.02)
+    for _ in range(600):
+        optimizer.zero_grad()
+        quantile_loss(samples - q, 0.9).backward()
+        optimizer.step()
+    assert q.item() == pytest.approx(float(np.quantile(samples.numpy(), 0.9)), abs=0.05)
+
+
+def test_l2nas_save_then_fine_tune_from_the_saved_policy(tmp_path):
+    path = tmp_path / "l2nas.pt"
+    with pytest.raises(RuntimeError, match="nothing to save"):
+        L2NAS().save(path)
+    source = ToyEvaluator(target_seed=0)
+    agent = L2NAS(hidden_sizes=(32, 32), warmup=5)
+    agent.run(toy_env("l2nas", 40, source, reward="normalized"), seed=0)
+    agent.save(path)
+    saved_actor = {k: v.clone() for k, v in agent.actor.state_dict().items()}
+
+    # budget 1, no warm-up, no exploration: the first action is the saved actor's, and no update runs
+    target = ToyEvaluator(target_seed=1)
+    tuned = L2NAS(hidden_sizes=(32, 32), pretrained=path, warmup=0, epsilon=0.0, sigma=0.0)
+    env = toy_env("l2nas", 1, target, reward="normalized")
+    result = tuned.run(env, seed=3)
+    for key, value in tuned.actor.state_dict().items():
+        assert torch.equal(value, saved_actor[key])
+    with torch.no_grad():
+        alpha = agent.actor(torch.from_numpy(env.unwrapped._uniform_observation)).numpy()
+    assert result.queries[0]["index"] == env.unwrapped.decode(np.clip(alpha, -1, 1))
+
+    # fine-tuning runs and learns from there
+    tuned = L2NAS(hidden_sizes=(32, 32)).load(path)
+    tuned.warmup = 0
+    assert len(tuned.run(toy_env("l2nas", 30, target, reward="normalized"), seed=0).queries) == 30
+
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        L2NAS(hidden_sizes=(16,), pretrained=path)
+    small = ToyEvaluator(name="toy3", n_decisions=3, n_choices=3)
+    with pytest.raises(ValueError, match="pretrained policy is for observations of size 16"):
+        L2NAS(hidden_sizes=(32, 32), pretrained=path).run(toy_env("l2nas", 5, small), seed=0)
+
+
+def test_l2nas_actions_stay_in_the_box():
+    """The env rejects out-of-range actions; the agent clips mu + noise, even with large noise."""
+    result = L2NAS(hidden_sizes=(16,), sigma=3.0, warmup=2).run(toy_env("l2nas", 20), seed=0)
+    assert len(result.queries) == 20
+
+
+# --- bad arguments, bad envs -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda: make_agent("rea", population_size=0), ["population_size", "integer >= 1", "0"]),
+        (lambda: make_agent("rea", population_size=5, sample_size=6), ["sample_size", "1..5", "6"]),
+        (lambda: make_agent("rea", sample_size=0), ["sample_size", "1..10"]),
+        (lambda: make_agent("l2nas", tau=1.0), ["tau", "(0, 1)", "1.0"]),
+        (lambda: make_agent("l2nas", tau=0), ["tau", "(0, 1)"]),
+        (lambda: make_agent("l2nas", tau=-0.3), ["tau", "(0, 1)"]),
+        (lambda: quantile_loss([1.0], tau=1.5), ["tau", "(0, 1)"]),
+        (lambda: make_agent("reinforce", lr=-0.01), ["lr", "> 0", "-0.01"]),
+        (lambda: make_agent("reinforce", momentum=1.0), ["momentum", "[0, 1)"]),
+        (lambda: make_agent("reinforce-lstm", lr=-1e-3), ["lr", "> 0"]),
+        (lambda: make_agent("reinforce-lstm", hidden_size=0), ["hidden_size", ">= 1"]),
+        (lambda: make_agent("l2nas", actor_lr=-1.0), ["actor_lr", "> 0"]),
+        (lambda: make_agent("l2nas", critic_lr=float("nan")), ["critic_lr", "> 0"]),
+        (lambda: make_agent("l2nas", epsilon=2.0), ["epsilon", "[0, 1]"]),
+        (lambda: make_agent("l2nas", batch_size=0), ["batch_size", ">= 1"]),
+        (lambda: make_agent("l2nas", hidden_sizes=()), ["hidden_sizes"]),
+        (lambda: make_agent("nope"), ["agent 'nope' is unknown", "'l2nas'", "'rea'", "'reinforce-lstm'"]),
+    ],
+)
+def test_bad_agent_arguments_raise_a_clear_value_error(build, words):
+    with pytest.raises(ValueError) as exc:
+        build()
+    for word in words:
+        assert word in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "agent, wrong, accepted",
+    [
+        ("rea", "l2nas", "Global"),
+        ("local", "reinforce-lstm", "Global"),
+        ("reinforce", "l2nas", "Global"),
+        ("reinforce-lstm", "rea", "Sequential"),
+        ("l2nas", "rea", "Continuous"),
+    ],
+)
+def test_agent_on_an_unsupported_flavour_names_itself_and_its_flavours(agent, wrong, accepted):
+    env = toy_env(wrong, 5)  # an env of another agent's flavour
+    with pytest.raises(ValueError) as exc:
+        make_agent(agent).run(env, seed=0)
+    message = str(exc.value)
+    assert f"agent {agent!r}" in message and accepted in message
+    with pytest.raises(ValueError, match=accepted):
+        make_agent(agent).search(env, seed=0)  # also when called without run()
+
+
+def test_cli_rejects_an_agent_on_the_wrong_flavour_before_building_anything(capsys):
+    argv = ["search", "--env", "NAS-Bench-201-Continuous-v0", "--agent", "rea"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv, stdout=io.StringIO())
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "agent 'rea'" in err and "Global" in err
+
+
+def test_cli_passes_agent_arguments_and_rejects_bad_ones(capsys):
+    argv = ["search", "--env", "NAS-Bench-201-Global-v0", "--agent", "rea", "--agent-arg", "population_size=0"]
+    with pytest.raises(SystemExit):
+        main(argv, stdout=io.StringIO())
+    assert "population_size must be an integer >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "env_id, agent, args",
+    [
+        ("NAS-Bench-201-Global-v0", "rea", ["--agent-arg", "population_size=5"]),
+        ("NAS-Bench-201-Global-v0", "reinforce", []),
+        ("NAS-Bench-201-Global-v0", "local", []),
+        ("NAS-Bench-201-Sequential-v0", "reinforce-lstm", []),
+        ("NAS-Bench-201-Continuous-v0", "l2nas", ["--agent-arg", "hidden_sizes=[32, 32]", "--agent-arg", "warmup=4"]),
+    ],
+)
+def test_cli_runs_every_agent_on_the_real_tables(env_id, agent, args):
+    import json
+
+    stdout = io.StringIO()
+    argv = ["search", "--env", env_id, "--agent", agent, "--budget", "12", "--quiet", *args]
+    assert main(argv, stdout=stdout) == 0
+    summary = json.loads(stdout.getvalue())
+    assert summary["agent"] == agent and summary["n_queries"] == 12

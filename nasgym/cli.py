@@ -1,4 +1,4 @@
-"""The ``nasgym`` command: run a search, import benchmark data, show what the tables hold."""
+"""The ``nasgym`` command: run a search, import benchmark data, show what the tables hold, build tables by training."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import gymnasium as gym
 from tqdm import tqdm
 
 import nasgym
+from nasgym.spaces import SPACES
 from nasgym.tables import SPACE_DATASETS, import_paths, load_table
 from nasgym.tables.metrics import describe
 
@@ -34,10 +35,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _agent_arg(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value); the value is read as JSON when it parses (numbers, lists,
+    true/false/null), else kept as a string (paths, names)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY an argument name, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
 def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
     from nasgym.agents import make_agent
+    from nasgym.agents.base import env_id_flavour
 
-    agent = make_agent(args.agent)  # fails early, before any table is built
+    try:
+        agent = make_agent(args.agent, **dict(args.agent_arg))  # fails early, before any table is built
+    except TypeError as exc:  # an argument the agent does not take
+        raise ValueError(f"agent {args.agent!r}: {exc}") from None
+    agent.check_flavour(env_id_flavour(args.env), f"env {args.env!r}")
     env = gym.make(args.env, dataset=args.dataset, budget=args.budget, noise=args.noise)
     out = open(args.out, "w") if args.out else None
     bar = tqdm(total=args.budget, desc=f"{args.agent} on {args.env}", unit="query", disable=args.quiet)
@@ -76,6 +95,22 @@ def _cmd_data_info(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _cmd_data_build(args: argparse.Namespace, stdout: TextIO) -> int:
+    from nasgym.evaluators.build import build_table  # live training: torch is needed from here on
+
+    live = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "device": args.device}
+    path, evaluator = build_table(
+        args.space, args.dataset, data_dir=args.data_dir, executor=args.executor, workers=args.workers,
+        ray_address=args.ray_address, progress=not args.quiet, **live,
+    )  # fmt: skip
+    stdout.write(
+        f"built the {args.space} {args.dataset} table ({evaluator.space.size} archs: {evaluator.n_trained} trained, "
+        f"{evaluator.n_cached} from the result store {evaluator.store.path}) at {path}; the tabular evaluator "
+        f"serves it: evaluator='tabular', dataset={args.dataset!r}\n"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasgym", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nasgym {nasgym.__version__}")
@@ -83,7 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="run one search and print its summary as a JSON line")
     search.add_argument("--env", required=True, choices=nasgym.ENV_IDS, help="env id")
-    search.add_argument("--agent", default="random", help="agent name (default: random)")
+    search.add_argument(
+        "--agent",
+        default="random",
+        help="agent name (default: random): random (any env), rea, reinforce, local (Global envs), "
+        "reinforce-lstm (Sequential envs), l2nas (Continuous envs)",
+    )
+    search.add_argument(
+        "--agent-arg",
+        type=_agent_arg,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an agent hyperparameter, e.g. --agent-arg population_size=20 (repeatable; JSON values)",
+    )
     search.add_argument("--budget", type=_positive_int, default=500, help="queries (default: 500)")
     search.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: 0)")
     search.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or ImageNet16-120")
@@ -92,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(handler=_cmd_search)
 
-    data = commands.add_parser("data", help="benchmark tables: import files, show coverage")
+    data = commands.add_parser("data", help="benchmark tables: import files, show coverage, build from training")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     importer = data_commands.add_parser(
         "import", help="import CSV files with an arch-string column or official NATS-Bench directories"
@@ -101,6 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(handler=_cmd_data_import)
     info = data_commands.add_parser("info", help="per space, dataset and metric: how many archs have values")
     info.set_defaults(handler=_cmd_data_info)
+    build = data_commands.add_parser(
+        "build", help="train every architecture of a small space (resumable) and write its table"
+    )
+    build.add_argument("space", choices=sorted(SPACES), help="search space, e.g. convnet (1,364 networks)")
+    build.add_argument("--dataset", default="digits", help="digits (default), cifar10, cifar100 or ImageNet16-120")
+    build.add_argument("--epochs", type=_positive_int, default=12, help="training epochs (default: 12)")
+    build.add_argument("--batch-size", type=_positive_int, default=256, help="batch size (default: 256)")
+    build.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    build.add_argument("--device", default="auto", help="auto (cuda when available, default), cpu, cuda or cuda:N")
+    build.add_argument("--data-dir", type=Path, help="folder of the dataset files (not needed for digits)")
+    build.add_argument("--executor", default="process", choices=("process", "ray"), help="local pool or Ray")
+    build.add_argument("--workers", type=_positive_int, help="pool processes (default: one per GPU, else per core)")
+    build.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(handler=_cmd_data_build)
     return parser
 
 

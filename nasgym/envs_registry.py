@@ -9,11 +9,17 @@ import gymnasium as gym
 
 @dataclass(frozen=True)
 class EnvSpecRow:
-    """One registered id: which env class, on which space, with which default kwargs."""
+    """One registered id: which env class, on which space, with which default kwargs.
+
+    ``test_kwargs`` are what the test suite adds to ``gym.make`` so that the env answers in
+    microseconds (the ConvNet ids train every query by default; their tests use the synthetic
+    evaluator).
+    """
 
     id: str
     entry_point: str
     kwargs: dict = field(default_factory=dict)
+    test_kwargs: dict = field(default_factory=dict)
 
 
 _FLAVOURS = {
@@ -23,10 +29,20 @@ _FLAVOURS = {
 }
 _SPACES = {"NAS-Bench-201": "nb201"}
 
+# LaNAS's ConvNet space has no benchmark table: its envs train every query on digits by default
+_CONVNET_KWARGS = {"space": "convnet", "dataset": "digits", "evaluator": "live"}
+_CONVNET_FLAVOURS = {
+    "Sequential": "nasgym.envs.convnet_sequential:ConvNetSequentialEnv",
+    "Global": "nasgym.envs.convnet_global:ConvNetGlobalEnv",
+}
+
 ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
     EnvSpecRow(f"{space_id}-{flavour}-v0", entry_point, {"space": space})
     for space_id, space in _SPACES.items()
     for flavour, entry_point in _FLAVOURS.items()
+) + tuple(
+    EnvSpecRow(f"ConvNet-{flavour}-v0", entry_point, _CONVNET_KWARGS, {"evaluator": "synthetic"})
+    for flavour, entry_point in _CONVNET_FLAVOURS.items()
 )
 ENV_IDS: tuple[str, ...] = tuple(row.id for row in ENV_TABLE)
 

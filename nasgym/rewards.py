@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 RewardFn = Callable[[Mapping[str, float]], float]
@@ -36,5 +37,11 @@ def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
     if reward == "valid_acc":
         return valid_acc_reward
     if reward == "normalized":
+        if math.isnan(best_valid_acc):
+            raise ValueError(
+                "reward 'normalized' needs the best validation accuracy of the dataset, which this evaluator "
+                "does not know (live evaluation has never trained the whole space); use reward='valid_acc', "
+                "a callable on the metrics dict, or a table built with 'nasgym data build'"
+            )
         return NormalizedReward(best_valid_acc)
     raise ValueError(f"reward {reward!r} is unknown; accepted: {list(REWARD_NAMES)} or a callable on the metrics dict")

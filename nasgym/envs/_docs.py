@@ -17,7 +17,11 @@ ARGUMENTS = """
     * `noise`: `"seed"` draws one trained seed per query with the env's rng, as NATS-Bench does;
       `"mean"` uses the mean over seeds.
     * `top_k`: number of best architectures whose mean encoding forms the observation.
-    * `evaluator`: `"tabular"` (benchmark table lookup) or any `nasgym.evaluators.Evaluator`.
+    * `evaluator`: `"tabular"` (benchmark table lookup), `"live"` (train each queried network for
+      real, on cuda when there is one; `dataset` then is `"digits"`, `"cifar10"`, `"cifar100"` or
+      `"ImageNet16-120"`, and further keywords go to `nasgym.evaluators.LiveEvaluator`: `epochs`,
+      `batch_size`, `device`, `data_dir`, `workers`, ...), `"synthetic"` (a made-up fixed benchmark,
+      for smoke tests) or any `nasgym.evaluators.Evaluator`.
     * `fidelity`: training epochs behind the validation accuracy, 200 or 12 (needs the imported
       12-epoch results).
 
@@ -27,4 +31,31 @@ ARGUMENTS = """
     (percent; NaN where the table has none), `flops` (M), `params` (M), `latency` (s), `cost`
     (simulated seconds of that query), `n_queries`, `sim_time`, `best_valid_acc`, `best_arch`,
     `best_test_acc` (test accuracy of the best-validation architecture).
+"""
+
+CONVNET_ARGUMENTS = """
+    ## Arguments
+
+    ```python
+    gym.make("ConvNet-<Flavour>-v0", dataset="digits", budget=500, reward="valid_acc", top_k=10,
+             evaluator="live", epochs=12, batch_size=256, device="auto")
+    ```
+
+    * `dataset`: `"digits"` (offline default), `"cifar10"`, `"cifar100"` or `"ImageNet16-120"` (files in
+      `data_dir`), or the dataset of a table built with `nasgym data build convnet --dataset D`.
+    * `evaluator`: `"live"` (default: train each queried network; results are stored, so a repeated
+      query or a restarted search costs nothing), `"tabular"` (a table built with `nasgym data build`),
+      `"synthetic"` (a made-up fixed benchmark, for smoke tests) or any `nasgym.evaluators.Evaluator`.
+    * live keywords, passed to `nasgym.evaluators.LiveEvaluator`: `epochs`, `batch_size`, `lr`, `seed`,
+      `device` (`"auto"`: cuda when available), `data_dir`, `executor`, `workers`, ...
+    * `budget`, `reward`, `noise`, `top_k`: as for the NAS-Bench-201 envs; `reward="normalized"` needs
+      a known optimum, so not with `evaluator="live"`.
+
+    ## Info
+
+    After a query: `arch` (e.g. `k3c32-k5c64`, one token per layer), `index` (canonical index in
+    0..1363), `valid_acc`, `test_acc` (percent), `flops` (M), `params` (M), `latency` (s), `cost`
+    (seconds the training took), `n_queries`, `sim_time`, `best_valid_acc`, `best_arch`,
+    `best_test_acc`; with `evaluator="live"` also `train_time`, `train_loss`, `train_acc`,
+    `wall_time` (seconds this query took), `device` and `cached`.
 """

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import heapq
 import math
-from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
-from nasgym.evaluators import Evaluator, TabularEvaluator
+from nasgym.evaluators import NOISE_MODES, Evaluator, SyntheticEvaluator, TabularEvaluator
 from nasgym.rewards import RewardFn, make_reward
+from nasgym.spaces.base import SearchSpace
 
 
 def make_evaluator(
@@ -22,23 +23,59 @@ def make_evaluator(
     noise: str,
     fidelity: int,
     cache_dir: Path | str | None,
+    **live_kwargs: Any,
 ) -> Evaluator:
-    """Resolve the env's ``evaluator`` argument: ``"tabular"`` or an :class:`Evaluator` instance."""
+    """Resolve the env's ``evaluator`` argument: ``"tabular"``, ``"live"``, ``"synthetic"`` or an
+    :class:`Evaluator` instance.
+
+    :param live_kwargs: arguments of :class:`~nasgym.evaluators.live.LiveEvaluator` (``epochs``,
+        ``batch_size``, ``device``, ``data_dir``, ``workers``, ...); only ``"live"`` takes them.
+    """
+    if evaluator == "live":
+        from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
+
+        if noise not in NOISE_MODES:  # checked alike for every evaluator, though live results have no seed noise
+            raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
+        return LiveEvaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
+    if live_kwargs:  # a TypeError, as for any unexpected keyword (SB3's make_vec_env relies on it)
+        raise TypeError(f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' takes more")
     if evaluator == "tabular":
         return TabularEvaluator(space, dataset, noise=noise, fidelity=fidelity, cache_dir=cache_dir)
+    if evaluator == "synthetic":
+        return SyntheticEvaluator(space, dataset, noise=noise)
     if isinstance(evaluator, Evaluator):
         if evaluator.space.name != space:
             raise ValueError(f"evaluator is for space {evaluator.space.name!r} but this env searches {space!r}")
         return evaluator
-    raise ValueError(f"evaluator {evaluator!r} is unknown; accepted: 'tabular' or an Evaluator instance")
+    raise ValueError(
+        f"evaluator {evaluator!r} is unknown; accepted: 'tabular', 'live', 'synthetic' or an Evaluator instance"
+    )
+
+
+_ONEHOTS: dict[tuple, np.ndarray] = {}
+
+
+def _all_onehots(space: SearchSpace) -> np.ndarray:
+    """Flat one-hot encodings of every architecture, (size, n_decisions * max_choices), read-only.
+
+    One array per process for all envs of a space: a vector of 64 envs would otherwise hold 64
+    copies (1.9 MB each on NAS-Bench-201).
+    """
+    key = (type(space), tuple(space.n_choices.tolist()))
+    onehots = _ONEHOTS.get(key)
+    if onehots is None:
+        onehots = space.one_hot(space.enumerate()).reshape(space.size, -1)
+        onehots.flags.writeable = False
+        onehots = _ONEHOTS.setdefault(key, onehots)
+    return onehots
 
 
 class SearchHistory:
     """Query count, simulated time, best-so-far and the top-K architectures of one episode.
 
     The top-K holds distinct architectures ranked by the best validation accuracy observed for
-    each; ``onehot_sum`` is the sum of their one-hot encodings, kept up to date incrementally so
-    the observation costs one division per step.
+    each; ``onehot_sum`` is the sum of their one-hot encodings, kept up to date incrementally, and
+    its mean is cached until the top-K changes, so most steps' observation is a copy.
     """
 
     def __init__(self, top_k: int, onehots: np.ndarray, arch_string: Callable[[int], str]) -> None:
@@ -54,6 +91,7 @@ class SearchHistory:
         self._heap: list[tuple[float, int]] = []  # (valid_acc, index), smallest on top
         self._members: dict[int, float] = {}
         self.onehot_sum = np.zeros(onehots.shape[1], dtype=np.float32)
+        self._mean_onehot: np.ndarray | None = None  # onehot_sum / len, None when stale
 
     def record(self, index: int, valid_acc: float, test_acc: float, cost: float) -> None:
         self.n_queries += 1
@@ -81,6 +119,13 @@ class SearchHistory:
             return
         self._members[index] = valid_acc
         self.onehot_sum += self._onehots[index]
+        self._mean_onehot = None
+
+    def mean_onehot(self) -> np.ndarray | None:
+        """Mean one-hot encoding of the top-K (cached: do not modify it), ``None`` while empty."""
+        if self._mean_onehot is None and self._heap:
+            self._mean_onehot = self.onehot_sum / np.float32(len(self._heap))
+        return self._mean_onehot
 
     @property
     def top_k_indices(self) -> list[int]:
@@ -99,6 +144,9 @@ class NASEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: the flavour turns actions into mixed-radix choice vectors, so its space must be a plain
+    #: product of decisions (the ConvNet space, of variable depth, has envs of its own)
+    needs_product_space: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -111,18 +159,24 @@ class NASEnv(gym.Env):
         evaluator: str | Evaluator = "tabular",
         fidelity: int = 200,
         cache_dir: Path | str | None = None,
+        **live_kwargs: Any,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ValueError(f"budget must be an integer number of queries >= 1, got {budget!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
-        self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir)
+        self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir, **live_kwargs)
         self.search_space = self.evaluator.space
+        if self.needs_product_space and self.search_space.size != int(np.prod(self.search_space.n_choices)):
+            raise ValueError(
+                f"{type(self).__name__} needs a search space that is a plain product of decisions, and "
+                f"{self.search_space.name!r} is not; use the envs registered for it"
+            )
         self.dataset = dataset
         self.budget = int(budget)
         self.top_k = int(top_k)
         self.reward_fn = make_reward(reward, self.evaluator.best_valid_acc)
-        self._onehots = self.search_space.one_hot(self.search_space.enumerate()).reshape(self.search_space.size, -1)
+        self._onehots = _all_onehots(self.search_space)
         self._history = SearchHistory(self.top_k, self._onehots, self.search_space.arch_string)
         self._needs_reset = True
         space = self.search_space
@@ -134,6 +188,13 @@ class NASEnv(gym.Env):
     def history(self) -> SearchHistory:
         return self._history
 
+    def close(self) -> None:
+        """Release what the evaluator holds (the live evaluator's worker pool, Ray, database)."""
+        close = getattr(self.evaluator, "close", None)
+        if close is not None:
+            close()
+        super().close()
+
     def _start_episode(self, seed: int | None) -> None:
         super().reset(seed=seed)
         self._history = SearchHistory(self.top_k, self._onehots, self.search_space.arch_string)
@@ -143,6 +204,8 @@ class NASEnv(gym.Env):
         if self._needs_reset:
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
 
+    # The methods below run on every step: they fill the info dict in place rather than merging
+    # dicts built by helper calls, which is most of a step's cost otherwise.
     def _query(self, index: int) -> tuple[float, bool, dict[str, Any]]:
         """Evaluate one architecture, record it, and return (reward, truncated, info)."""
         metrics = self.evaluator.evaluate_one(index, self.np_random)
@@ -150,34 +213,34 @@ class NASEnv(gym.Env):
         history.record(index, metrics["valid_acc"], metrics["test_acc"], metrics["cost"])
         truncated = history.n_queries >= self.budget
         self._needs_reset = truncated
-        info = {
-            "arch": self.search_space.arch_string(index),
-            "index": index,
-            **metrics,
-            "n_queries": history.n_queries,
-            "sim_time": history.sim_time,
-            **self._best_info(),
-        }
+        info = {"arch": self.search_space.arch_string(index), "index": index, **metrics}
+        info["n_queries"] = history.n_queries
+        info["sim_time"] = history.sim_time
+        if history.best_index >= 0:  # (inlined _add_best_info)
+            info["best_valid_acc"] = history.best_valid_acc
+            info["best_arch"] = history.best_arch
+            info["best_test_acc"] = history.best_test_acc
         return float(self.reward_fn(metrics)), truncated, info
+
+    def _add_best_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Add ``best_valid_acc``, ``best_arch``, ``best_test_acc`` so far; nothing before the first query."""
+        history = self._history
+        if history.best_index >= 0:
+            info["best_valid_acc"] = history.best_valid_acc
+            info["best_arch"] = history.best_arch
+            info["best_test_acc"] = history.best_test_acc
+        return info
 
     def _best_info(self) -> dict[str, Any]:
         """``best_valid_acc``, ``best_arch``, ``best_test_acc`` so far; empty before the first query."""
-        history = self._history
-        if history.best_index < 0:
-            return {}
-        return {
-            "best_valid_acc": history.best_valid_acc,
-            "best_arch": history.best_arch,
-            "best_test_acc": history.best_test_acc,
-        }
+        return self._add_best_info({})
 
     def _progress_info(self) -> dict[str, Any]:
         """Info of a step that completed no query (Sequential env mid-architecture, reset)."""
-        return {"n_queries": self._history.n_queries, "sim_time": self._history.sim_time, **self._best_info()}
+        history = self._history
+        return self._add_best_info({"n_queries": history.n_queries, "sim_time": history.sim_time})
 
     def _top_k_observation(self) -> np.ndarray:
         """Channel-wise mean of the one-hot encodings of the top-K so far (uniform before any)."""
-        history = self._history
-        if len(history) == 0:
-            return self._uniform_observation.copy()
-        return history.onehot_sum / np.float32(len(history))
+        mean = self._history.mean_onehot()
+        return (self._uniform_observation if mean is None else mean).copy()

@@ -1,6 +1,26 @@
-"""Evaluators: one protocol, ``evaluate(indices, rng) -> metrics``, batched."""
+"""Evaluators: one protocol, ``evaluate(indices, rng) -> metrics``, batched.
+
+``LiveEvaluator`` and ``ResultStore`` are imported on first access, so the tabular path does not
+load what live training needs (sqlite3, process pools, progress bars).
+"""
+
+from typing import Any
 
 from nasgym.evaluators.base import RESULT_KEYS, Evaluator
+from nasgym.evaluators.synthetic import SyntheticEvaluator
 from nasgym.evaluators.tabular import NOISE_MODES, TabularEvaluator
 
-__all__ = ["NOISE_MODES", "RESULT_KEYS", "Evaluator", "TabularEvaluator"]
+_LAZY = {"LiveEvaluator": "nasgym.evaluators.live", "ResultStore": "nasgym.evaluators.store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "ResultStore", "SyntheticEvaluator", "TabularEvaluator"
+]  # fmt: skip

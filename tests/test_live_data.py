@@ -119,7 +119,9 @@ def test_training_is_repeatable_and_logs_every_epoch(tmp_path, caplog):
     assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
     other = evaluate_architecture("convnet", choices, "digits", TrainConfig(**{**QUICK, "seed": 1, "batch_size": 64}))
     assert other["train_loss"] != first["train_loss"]
-    assert first["device"] == "cpu" and first["params"] == pytest.approx((9 * 32 + 64 + 32 * 10 + 10) / 1e6)
+    assert first["device"] == str(resolve_device("auto")) and first["params"] == pytest.approx(
+        (9 * 32 + 64 + 32 * 10 + 10) / 1e6
+    )
     assert 0 <= first["valid_acc"] <= 100 and first["train_time"] > 0 and first["wall_time"] > first["train_time"]
 
 

@@ -18,10 +18,13 @@ from nasgym.envs import ConvNetGlobalEnv  # noqa: E402
 from nasgym.evaluators import RESULT_KEYS, Evaluator, LiveEvaluator, ResultStore, TabularEvaluator  # noqa: E402
 from nasgym.evaluators.live import EXTRA_KEYS  # noqa: E402
 from nasgym.training import TrainConfig  # noqa: E402
+from nasgym.training.trainer import resolve_device  # noqa: E402
 
 QUICK = {"epochs": 1, "batch_size": 128, "num_threads": 1, "progress": False}
 #: cheap networks: depth 1 and 2
 CHEAP = np.array([0, 3, 5, 9, 17])
+#: where device="auto" trains: cuda on a GPU machine, else cpu
+AUTO_DEVICE = str(resolve_device("auto"))
 
 
 @pytest.fixture
@@ -39,14 +42,14 @@ def test_evaluates_then_serves_from_the_store(store):
     assert (evaluator.n_trained, evaluator.n_cached) == (3, 0)  # the repeat is trained once
     assert first["valid_acc"][0, 0] == first["valid_acc"][1, 0] and not first["cached"].any()
     np.testing.assert_array_equal(first["cost"], first["wall_time"])  # trained now: cost = time it took
-    assert (first["params"] > 0).all() and (first["flops"] > 0).all() and set(first["device"].ravel()) == {"cpu"}
+    assert (first["params"] > 0).all() and (first["flops"] > 0).all() and set(first["device"].ravel()) == {AUTO_DEVICE}
     again = evaluator.evaluate(indices)
     assert (evaluator.n_trained, evaluator.n_cached) == (3, 3) and again["cached"].all()
     for key in ("valid_acc", "test_acc", "flops", "params", "latency", "cost", "train_time", "train_loss"):
         np.testing.assert_array_equal(again[key], first[key])
     assert (again["wall_time"] < 0.05).all()
     one = evaluator.evaluate_one(5, np.random.default_rng(1))
-    assert one["cached"] is True and one["valid_acc"] == first["valid_acc"][1, 1] and one["device"] == "cpu"
+    assert one["cached"] is True and one["valid_acc"] == first["valid_acc"][1, 1] and one["device"] == AUTO_DEVICE
     assert store.count("convnet", "digits", evaluator.config_hash) == 3
     # another training configuration is another experiment: nothing is served across
     other = LiveEvaluator("convnet", "digits", store=store, workers=1, **{**QUICK, "seed": 1})
@@ -73,7 +76,7 @@ def test_gym_make_with_the_live_evaluator(tmp_path):
         == "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|"
     )
     assert reward == pytest.approx(info["valid_acc"] / 100) and not truncated
-    assert info["device"] == "cpu" and info["cached"] is False and info["wall_time"] > 0
+    assert info["device"] == AUTO_DEVICE and info["cached"] is False and info["wall_time"] > 0
     # the digits network has a one-channel stem: 2 x 16 x 9 parameters fewer than the official count
     assert info["params"] == pytest.approx(0.073306 + 6 * 0.028 - 2 * 16 * 9 / 1e6)
     assert info["sim_time"] == info["cost"] > 0

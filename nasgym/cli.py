@@ -16,7 +16,7 @@ from tqdm import tqdm
 import nasgym
 from nasgym.spaces import SPACES
 from nasgym.tables import SPACE_DATASETS, import_paths, load_table
-from nasgym.tables.metrics import describe
+from nasgym.tables.metrics import FIDELITY_METRICS, describe
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -74,6 +74,62 @@ def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
             out.close()
     summary = {**result.summary(), "dataset": args.dataset, "budget": args.budget}
     stdout.write(_json_line(summary) + "\n")
+    return 0
+
+
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _budget_list(text: str) -> list[int]:
+    try:
+        return [_positive_int(item) for item in _comma_list(text)]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated query budgets: {exc}") from None
+
+
+def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
+    from nasgym.bench import BenchConfig, run_bench, write_report
+
+    if args.plot_only:
+        given = [
+            flag
+            for flag, value in (
+                ("--agents", args.agents),
+                ("--budgets", args.budgets),
+                ("--sim-time", args.sim_time),
+                ("--seeds", args.seeds),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(f"--plot-only rebuilds table.md and the plots from --out alone; drop {given}")
+        stdout.write(write_report(args.out))
+        return 0
+    if args.agents is None or args.seeds is None:
+        raise ValueError("--agents and --seeds are required (unless --plot-only)")
+    budgets = args.budgets if args.budgets is not None else ([] if args.sim_time is not None else [500])
+    config = BenchConfig(
+        agents=_comma_list(args.agents),
+        datasets=_comma_list(args.datasets),
+        budgets=budgets,
+        seeds=args.seeds,
+        seed_start=args.seed_start,
+        out=args.out,
+        sim_time=args.sim_time,
+        fidelity=args.fidelity,
+        search_dataset=args.search_dataset,
+        workers=args.workers,
+    )
+    report = run_bench(config, progress=not args.quiet)
+    stdout.write((args.out / "table.md").read_text())
+    stdout.write(
+        f"{report.completed} runs done, {report.skipped} already in {args.out / 'runs.csv'} skipped, "
+        f"{len(report.failures)} failed ({report.wall_time:.0f} s)\n"
+    )
+    if report.failures:
+        stdout.write(report.failure_summary() + f"\ndetails: {args.out / 'failures.jsonl'}; re-run to retry them\n")
+        return 1
     return 0
 
 
@@ -139,6 +195,47 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", type=Path, help="write one JSON line per query to this file")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(handler=_cmd_search)
+
+    bench = commands.add_parser(
+        "bench",
+        help="run agents x datasets x budgets x seeds in parallel; write runs.csv, table.md and anytime.png",
+    )
+    bench.add_argument(
+        "--agents",
+        help="comma-separated agents, NAME (its first flavour) or NAME@Flavour, e.g. random,rea,sb3:PPO@Sequential",
+    )
+    bench.add_argument(
+        "--datasets", default="cifar10,cifar100,ImageNet16-120", help="comma-separated (default: all three)"
+    )
+    bench.add_argument(
+        "--budgets", type=_budget_list, help="comma-separated query budgets (default: 500, none with --sim-time)"
+    )
+    bench.add_argument("--seeds", type=_positive_int, help="number of seeds K per agent, dataset and budget")
+    bench.add_argument("--seed-start", type=int, default=0, help="first seed S; seeds S..S+K-1 (default: 0)")
+    bench.add_argument("--out", type=Path, required=True, help="output folder (re-running into it resumes)")
+    bench.add_argument("--workers", type=_positive_int, help="processes (default: one per core)")
+    bench.add_argument(
+        "--sim-time",
+        type=float,
+        metavar="SECONDS",
+        help="add runs stopped at this simulated training time; the NAS-Bench-201 protocol is "
+        "--sim-time 12000 --fidelity 12 --search-dataset cifar10",
+    )
+    bench.add_argument(
+        "--fidelity",
+        type=int,
+        default=200,
+        choices=sorted(FIDELITY_METRICS, reverse=True),
+        help="epochs behind the validation reward (default: 200); the reported accuracies are the 200-epoch ones",
+    )
+    bench.add_argument(
+        "--search-dataset",
+        help="search this dataset and report the selected architecture on each of --datasets "
+        "(the NAS-Bench-201 paper searched cifar10); default: each dataset searches itself",
+    )
+    bench.add_argument("--plot-only", action="store_true", help="only rebuild table.md and the plots from --out")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.set_defaults(handler=_cmd_bench)
 
     data = commands.add_parser("data", help="benchmark tables: import files, show coverage, build from training")
     data_commands = data.add_subparsers(dest="data_command", required=True)

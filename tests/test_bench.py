@@ -1,0 +1,253 @@
+"""``nasgym bench``: the grid's rows agree with the evaluator, the table and plot are written, runs
+resume, a failing run loses no other, simulated-time runs stop at the limit, bad arguments fail early."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from nasgym.agents import AGENTS, RandomSearch
+
+from nasgym.bench import (
+    COLUMNS,
+    RUN_COLUMNS,
+    BenchConfig,
+    SimTimeLimit,
+    best_so_far,
+    curve_on_grid,
+    mean_and_band,
+    run_bench,
+)
+from nasgym.cli import main
+from nasgym.evaluators import TabularEvaluator
+from nasgym.spaces import get_space
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def bench(*argv: str) -> tuple[int, str]:
+    stdout = io.StringIO()
+    code = main(["bench", "--quiet", *argv], stdout=stdout)
+    return code, stdout.getvalue()
+
+
+def read_rows(out) -> list[dict[str, str]]:
+    with open(out / "runs.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """A tiny grid in two worker processes: 2 agents x 2 datasets x budget 15 x 2 seeds."""
+    out = tmp_path_factory.mktemp("grid")
+    argv = ["--agents", "random,rea", "--datasets", "cifar10,cifar100", "--budgets", "15", "--seeds", "2"]
+    code, text = bench(*argv, "--seed-start", "3", "--workers", "2", "--out", str(out))
+    assert code == 0
+    return out, argv, text
+
+
+def test_grid_rows_agree_with_the_evaluator(grid):
+    out, _, _ = grid
+    with open(out / "runs.csv", newline="") as file:
+        header = next(csv.reader(file))
+    assert tuple(header) == COLUMNS and tuple(header[: len(RUN_COLUMNS)]) == RUN_COLUMNS
+    rows = read_rows(out)
+    keys = {(r["agent"], r["env"], r["dataset"], r["seed"]) for r in rows}
+    assert len(rows) == len(keys) == 8
+    assert {(r["agent"], r["env"]) for r in rows} == {
+        ("random", "NAS-Bench-201-Continuous-v0"),  # random's first flavour
+        ("rea", "NAS-Bench-201-Global-v0"),
+    }
+    assert {r["seed"] for r in rows} == {"3", "4"}
+    space = get_space("nb201")
+    for row in rows:
+        assert row["budget"] == row["n_queries"] == "15" and row["sim_time_limit"] == ""
+        index = int(row["best_index"])
+        assert row["best_arch"] == space.arch_string(index)
+        mean = TabularEvaluator("nb201", row["dataset"], noise="mean").evaluate(np.array([index]), None)
+        assert float(row["best_valid_acc"]) == pytest.approx(mean["valid_acc"][0], abs=1e-9)
+        history = np.load(out / row["history"])
+        assert len(history["index"]) == 15
+        best = int(np.argmax(history["valid_acc"]))  # the first best observed query
+        assert int(row["queries_to_best"]) == best + 1 and history["index"][best] == index
+        assert float(row["best_valid_acc_observed"]) == pytest.approx(history["valid_acc"][best], abs=1e-4)
+        assert history["best_valid_acc"][-1] == pytest.approx(float(row["best_valid_acc"]), abs=1e-4)
+        assert float(row["sim_time"]) == pytest.approx(history["sim_time"][-1])
+
+
+def test_table_and_plot(grid):
+    out, argv, text = grid
+    table = (out / "table.md").read_text()
+    assert table in text  # the command prints it
+    command = json.loads((out / "commands.jsonl").read_text().splitlines()[0])["command"]
+    assert command.startswith("nasgym bench --agents random,rea") and "--seed-start 3" in command
+    assert f"`{command}`" in table and "nasgym 0.1.0" in table
+    rows = [r for r in read_rows(out) if r["agent"] == "rea" and r["dataset"] == "cifar100"]
+    valid = np.array([float(r["best_valid_acc"]) for r in rows])
+    line = next(line for line in table.splitlines() if line.startswith("| rea | 15 queries |"))
+    assert f"{valid.mean():.2f} ± {valid.std(ddof=1):.2f}" in line and "(n=2)" in line
+    assert "| L2NAS-500 | 500 queries | 91.36 / 94.11 | 72.47 / 72.69 |" in table  # the paper's rows beside
+    assert (out / "anytime.png").read_bytes()[:8] == PNG_MAGIC
+    assert not (out / "anytime_sim_time.png").exists()
+
+
+def test_rerun_resumes_and_plot_only_rebuilds(grid):
+    out, argv, _ = grid
+    before = (out / "runs.csv").read_text()
+    code, text = bench(*argv, "--seed-start", "3", "--workers", "2", "--out", str(out))
+    assert code == 0 and "0 runs done, 8 already" in text
+    assert (out / "runs.csv").read_text() == before
+    table = (out / "table.md").read_text()
+    (out / "table.md").unlink()
+    (out / "anytime.png").unlink()
+    code, text = bench("--plot-only", "--out", str(out))
+    assert code == 0 and (out / "table.md").read_text() == table == text
+    assert (out / "anytime.png").read_bytes()[:8] == PNG_MAGIC
+
+
+class FlakyAgent(RandomSearch):
+    """Random search that fails on seed 1 while ``fail`` is set."""
+
+    name = "flaky"
+    fail = True
+
+    def search(self, env: gym.Env, seed: int) -> None:
+        if seed == 1 and FlakyAgent.fail:
+            raise RuntimeError("flaky agent broke on seed 1")
+        super().search(env, seed)
+
+
+def test_a_failing_run_loses_no_other_and_is_retried(tmp_path, monkeypatch):
+    monkeypatch.setitem(AGENTS, "flaky", FlakyAgent)  # in this process: --workers 1
+    argv = ["--agents", "rea,flaky", "--datasets", "cifar10", "--budgets", "5", "--seeds", "3", "--workers", "1"]
+    code, text = bench(*argv, "--out", str(tmp_path))
+    assert code == 1
+    assert "1 of 6 runs failed" in text and "flaky@Continuous on cifar10, 5 queries, seed 1" in text
+    assert "RuntimeError: flaky agent broke on seed 1" in text
+    assert {(r["agent"], r["seed"]) for r in read_rows(tmp_path)} == {
+        ("rea", "0"),
+        ("rea", "1"),
+        ("rea", "2"),
+        ("flaky", "0"),
+        ("flaky", "2"),
+    }
+    (failure,) = [json.loads(line) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    assert failure["agent"] == "flaky" and failure["seed"] == 1 and "flaky agent broke" in failure["error"]
+    assert "1 run(s) of the latest invocation failed" in (tmp_path / "table.md").read_text()
+
+    monkeypatch.setattr(FlakyAgent, "fail", False)
+    code, text = bench(*argv, "--out", str(tmp_path))
+    assert code == 0 and "1 runs done, 5 already" in text
+    assert len(read_rows(tmp_path)) == 6 and not (tmp_path / "failures.jsonl").exists()
+
+
+def test_sim_time_runs_stop_at_the_query_that_reaches_the_limit(tmp_path, base_cache):
+    limit = 20000.0  # a 200-epoch query costs about 1,800 s on cifar10
+    config = BenchConfig(
+        ["random"], ["cifar10"], [], seeds=2, out=tmp_path, sim_time=limit, workers=1, cache_dir=base_cache
+    )
+    report = run_bench(config, progress=False)
+    assert report.completed == 2 and not report.failures
+    for row in read_rows(tmp_path):
+        assert row["budget"] == "" and float(row["sim_time_limit"]) == limit
+        sim_time = np.load(tmp_path / row["history"])["sim_time"]
+        assert sim_time[-1] >= limit > sim_time[-2]  # the query that crosses the limit is the last, and counts
+        assert int(row["n_queries"]) == len(sim_time) and float(row["sim_time"]) == pytest.approx(sim_time[-1])
+    assert "| random | 20,000 s simulated |" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "anytime_sim_time.png").read_bytes()[:8] == PNG_MAGIC
+    assert not (tmp_path / "anytime.png").exists()
+
+
+def test_sim_time_limit_wrapper(base_cache):
+    env = SimTimeLimit(gym.make("NAS-Bench-201-Sequential-v0", budget=1000, cache_dir=base_cache), limit=5000.0)
+    env.reset(seed=0)
+    steps = []
+    truncated = False
+    while not truncated:
+        _, _, _, truncated, info = env.step(env.action_space.sample())
+        steps.append(info)
+    queries = [info for info in steps if "arch" in info]
+    assert "arch" in steps[-1] and steps[-1]["sim_time"] >= 5000.0 > queries[-2]["sim_time"]
+    with pytest.raises(ValueError, match="limit must be a finite number"):
+        SimTimeLimit(env, math.nan)
+
+
+def test_nas_bench_201_protocol_12_epoch_reward_searched_on_cifar10(tmp_path, imported_cache):
+    config = BenchConfig(
+        ["rea"],
+        ["cifar10", "cifar100"],
+        [],
+        seeds=1,
+        out=tmp_path,
+        sim_time=3000.0,
+        fidelity=12,
+        search_dataset="cifar10",
+        workers=1,
+        cache_dir=imported_cache,
+    )
+    assert not run_bench(config, progress=False).failures
+    rows = {row["dataset"]: row for row in read_rows(tmp_path)}
+    assert rows["cifar10"]["best_index"] == rows["cifar100"]["best_index"]  # one search, reported on each
+    index = np.array([int(rows["cifar10"]["best_index"])])
+    reward = TabularEvaluator("nb201", "cifar10", "mean", 12, imported_cache).evaluate(index, None)
+    assert float(rows["cifar10"]["best_valid_acc_observed"]) == pytest.approx(reward["valid_acc"][0])
+    for dataset, row in rows.items():
+        report = TabularEvaluator("nb201", dataset, "mean", 200, imported_cache).evaluate(index, None)
+        assert float(row["best_valid_acc"]) == pytest.approx(report["valid_acc"][0])
+        assert float(row["best_test_acc"]) == pytest.approx(report["test_acc"][0])  # 200-epoch test, imported
+        assert row["fidelity"] == "12" and row["search_dataset"] == "cifar10"
+    assert "| rea | 3,000 s simulated, 12-epoch reward, searched on cifar10 |" in (tmp_path / "table.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--agents", "nope"], "agent 'nope' is unknown"),
+        (["--agents", "rea@Continuous"], "flavour 'Continuous' is not one agent 'rea' searches; accepted: ['Global']"),
+        (["--agents", "random", "--datasets", "mnist"], "datasets: ['mnist'] unknown; accepted: ['cifar10'"),
+        (["--agents", "random", "--budgets", "500,0"], "argument --budgets: expected comma-separated query budgets"),
+        (["--agents", "random", "--seeds", "0"], "argument --seeds: expected an integer >= 1"),
+        (["--agents", "random", "--sim-time", "-5"], "sim_time must be a finite number of simulated seconds > 0"),
+        (["--agents", "random", "--sim-time", "soon"], "argument --sim-time: invalid float value"),
+        (["--agents", "random", "--fidelity", "50"], "argument --fidelity: invalid choice"),
+        (["--agents", "random", "--search-dataset", "mnist"], "search_dataset 'mnist' is unknown"),
+        (["--agents", "random", "--seed-start", "-1"], "seed_start must be an integer >= 0"),
+        (["--plot-only", "--agents", "random"], "--plot-only rebuilds table.md and the plots from --out alone"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    if "--seeds" not in argv and "--plot-only" not in argv:
+        argv = [*argv, "--seeds", "1"]
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", *argv, "--out", str(out)], stdout=io.StringIO())
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_12_epoch_data_and_missing_folder_are_clear_errors(tmp_path, tmp_cache):
+    config = BenchConfig(["random"], ["cifar10"], [5], seeds=1, out=tmp_path / "out", fidelity=12, cache_dir=tmp_cache)
+    with pytest.raises(ValueError, match="fidelity: fidelity 12 needs the metric 'valid_acc_12'"):
+        run_bench(config)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["bench", "--plot-only", "--out", str(tmp_path / "empty")], stdout=io.StringIO())
+
+
+def test_best_so_far_curves():
+    observed = np.array([80.0, 85.0, 85.0, 70.0, 90.0])
+    assert best_so_far(np.arange(5), observed).tolist() == [0, 1, 1, 1, 4]  # the first of equal bests
+    grid = np.array([0.5, 1.0, 2.5, 10.0])
+    assert np.isnan(curve_on_grid(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), grid)[0])
+    assert curve_on_grid(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), grid)[1:].tolist() == [1.0, 2.0, 3.0]
+    curves = np.random.default_rng(0).normal(size=(20, 3))
+    mean, low, high = mean_and_band(curves)
+    assert np.allclose(mean, curves.mean(axis=0)) and np.all(low < mean) and np.all(mean < high)
+    with pytest.raises(ValueError, match="no query"):
+        best_so_far(np.array([]), np.array([]))

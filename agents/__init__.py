@@ -4,8 +4,10 @@
     result.summary()["best_valid_acc"]
 
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
-(Sequential), ``local`` (Global), ``l2nas`` (Continuous). ``agent.flavours`` lists what each takes;
-running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
+(Sequential), ``local`` (Global), ``l2nas`` (Continuous), and ``sb3:<Algorithm>`` for every
+Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS`` (``sb3:PPO``, ``sb3:QRDQN``, ...;
+see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes; running one on another
+flavour raises a ``ValueError`` naming the agent and its flavours.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from nasgym.agents.random_search import RandomSearch
 from nasgym.agents.rea import RegularizedEvolution
 from nasgym.agents.reinforce import Reinforce
 from nasgym.agents.reinforce_lstm import ReinforceLSTM
+from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Agent
 
 AGENTS: dict[str, type[SearchAgent]] = {
     agent.name: agent for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS)
@@ -26,11 +29,13 @@ AGENTS: dict[str, type[SearchAgent]] = {
 
 
 def make_agent(name: str, **kwargs: Any) -> SearchAgent:
-    """Instantiate the agent registered under ``name`` with its keyword arguments."""
+    """Instantiate the agent registered under ``name`` (or ``sb3:<Algorithm>``) with its keyword arguments."""
+    if isinstance(name, str) and name.startswith(SB3_PREFIX):
+        return SB3Agent(name.removeprefix(SB3_PREFIX), **kwargs)
     try:
         agent_class = AGENTS[name]
     except KeyError:
-        raise ValueError(f"agent {name!r} is unknown; accepted: {sorted(AGENTS)}") from None
+        raise ValueError(f"agent {name!r} is unknown; accepted: {sorted(AGENTS) + list(SB3_AGENT_NAMES)}") from None
     return agent_class(**kwargs)
 
 
@@ -38,12 +43,15 @@ __all__ = [
     "AGENTS",
     "L2NAS",
     "QUERY_KEYS",
+    "SB3_AGENT_NAMES",
+    "SB3_ALGORITHMS",
     "LocalSearch",
     "QueryRecorder",
     "RandomSearch",
     "RegularizedEvolution",
     "Reinforce",
     "ReinforceLSTM",
+    "SB3Agent",
     "SearchAgent",
     "SearchResult",
     "make_agent",

@@ -7,7 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -104,22 +104,24 @@ class SearchAgent(ABC):
     shares, so all agents report the same :class:`SearchResult`.
     """
 
-    name: ClassVar[str]
-    #: env flavours the agent can search (see :data:`FLAVOUR_ACTION_SPACES`).
-    flavours: ClassVar[tuple[str, ...]] = tuple(FLAVOUR_ACTION_SPACES)
+    #: agent name; a class attribute, or set per instance where one class serves several names
+    #: (``sb3:<Algorithm>``).
+    name: str
+    #: env flavours the agent can search (see :data:`FLAVOUR_ACTION_SPACES`); a class attribute,
+    #: or set per instance where they depend on the agent's arguments.
+    flavours: tuple[str, ...] = tuple(FLAVOUR_ACTION_SPACES)
 
-    @classmethod
-    def check_flavour(cls, flavour: str | None, what: str = "") -> None:
+    def check_flavour(self, flavour: str | None, what: str = "") -> None:
         """Raise a ``ValueError`` naming the agent and its flavours unless it supports ``flavour``.
 
         :param flavour: ``"Continuous"``, ``"Global"`` or ``"Sequential"`` (``None``: unknown).
         :param what: how the env was named, for the message.
         """
-        if flavour not in cls.flavours:
+        if flavour not in self.flavours:
             got = f"{what} is a {flavour} env" if flavour else f"{what or 'the env'} is of no known flavour"
             raise ValueError(
-                f"agent {cls.name!r} searches {' or '.join(cls.flavours)} envs only; {got} "
-                f"(accepted flavours for {cls.name!r}: {list(cls.flavours)})"
+                f"agent {self.name!r} searches {' or '.join(self.flavours)} envs only; {got} "
+                f"(accepted flavours for {self.name!r}: {list(self.flavours)})"
             )
 
     def check_env(self, env: gym.Env) -> None:

@@ -178,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         default="random",
         help="agent name (default: random): random (any env), rea, reinforce, local (Global envs), "
-        "reinforce-lstm (Sequential envs), l2nas (Continuous envs)",
+        "reinforce-lstm (Sequential envs), l2nas (Continuous envs), sb3:<Algorithm> (a Stable-Baselines3 / "
+        "sb3-contrib algorithm: sb3:PPO, sb3:A2C (any env), sb3:SAC, sb3:TD3, sb3:DDPG (Continuous), sb3:DQN, "
+        "sb3:QRDQN, sb3:RecurrentPPO (Sequential); --agent-arg goes to its constructor)",
     )
     search.add_argument(
         "--agent-arg",

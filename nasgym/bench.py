@@ -865,6 +865,11 @@ def curve_on_grid(positions: np.ndarray, values: np.ndarray, grid: np.ndarray) -
     return np.where(last >= 0, values[np.maximum(last, 0)], np.nan)
 
 
+def _line_label(group: Group) -> str:
+    variant = group.protocol.variant
+    return f"{group.method} ({variant})" if variant else group.method
+
+
 def plot_anytime(out: Path, groups: list[Group], axis: str) -> Path | None:
     """Draw the best-so-far curves of ``groups`` against queries or simulated time.
 
@@ -895,12 +900,22 @@ def plot_anytime(out: Path, groups: list[Group], axis: str) -> Path | None:
 
     datasets = [d for d in DATASETS if any(g.dataset == d for g in chosen)]
     figure, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 7), squeeze=False, sharex="col")
+    # one colour (and line style: dashed for SB3) per line across panels, so one legend serves all
+    line_labels = sorted({_line_label(g) for g in chosen}, key=lambda label: (label.startswith("sb3:"), label))
+    palette = plt.get_cmap("tab20" if len(line_labels) > 10 else "tab10")
+    styles = {
+        label: {"color": palette(i % palette.N), "linestyle": "--" if label.startswith("sb3:") else "-"}
+        for i, label in enumerate(line_labels)
+    }
+    # the y range starts where the curves are after 10 queries (10% of the time): the first few
+    # queries are far below and would squash the differences that matter
+    early_means: dict[tuple[int, int], list[float]] = {}
     for column, dataset in enumerate(datasets):
         for group in (g for g in chosen if g.dataset == dataset):
             grid = np.linspace(0.0, size(group), 400) if timed else np.arange(1, size(group) + 1, dtype=np.float64)
+            early = min(len(grid) - 1, 40 if timed else 9)
             histories = [np.load(out / row["history"]) for row in group.rows]
-            variant = group.protocol.variant
-            label = (f"{group.method} ({variant})" if variant else group.method) + f", n={len(histories)}"
+            label = _line_label(group)
             positions = [h["sim_time"] if timed else np.arange(1, len(h["index"]) + 1) for h in histories]
             for row_index, metric in enumerate(("best_valid_acc", "best_test_acc")):
                 curves = np.array(
@@ -910,20 +925,29 @@ def plot_anytime(out: Path, groups: list[Group], axis: str) -> Path | None:
                     continue
                 mean, low, high = mean_and_band(curves)
                 panel = axes[row_index, column]
-                (line,) = panel.plot(grid, mean, label=label)
-                panel.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                panel.plot(grid, mean, label=f"{label}, n={len(histories)}", linewidth=1.2, **styles[label])
+                panel.fill_between(grid, low, high, color=styles[label]["color"], alpha=0.12, linewidth=0)
+                if np.isfinite(mean[early]):
+                    early_means.setdefault((row_index, column), []).append(float(mean[early]))
         axes[0, column].set_title(dataset)
         axes[0, column].set_ylabel("validation accuracy (%)")
         axes[1, column].set_ylabel("test accuracy (%)")
         axes[1, column].set_xlabel("simulated training time (s)" if timed else "queries (log scale)")
         if not timed:  # the first queries gain the most: a log axis shows them beside the late gains
             axes[1, column].set_xscale("log")
-        for panel in axes[:, column]:
+        for row_index, panel in enumerate(axes[:, column]):
             panel.grid(alpha=0.3)
-            if panel.lines:
-                panel.legend(fontsize="small", loc="lower right")
-            else:
+            if not panel.lines:
                 panel.text(0.5, 0.5, "no test accuracies in the tables", ha="center", transform=panel.transAxes)
+            elif (row_index, column) in early_means:
+                top = max(float(np.nanmax(line.get_ydata())) for line in panel.lines)
+                panel.set_ylim(min(early_means[row_index, column]) - 0.2, top + 0.3)
+    legend: dict[str, Any] = {}  # label -> handle, over all panels (a line may miss a dataset)
+    for panel in axes.flat:
+        for handle, label in zip(*panel.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    handles, labels = list(legend.values()), list(legend)
+    figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     figure.suptitle(
         "Best-so-far architecture (best observed validation reward): its seed-mean 200-epoch accuracy; "
         "mean over seeds, 95% bootstrap band",
@@ -931,7 +955,7 @@ def plot_anytime(out: Path, groups: list[Group], axis: str) -> Path | None:
     )
     figure.tight_layout()
     path = out / PLOT_FILES[axis]
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
     return path
 

@@ -4,7 +4,7 @@
     result.summary()["best_valid_acc"]
 
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
-(Sequential), ``local`` (Global), ``l2nas`` (Continuous), and ``sb3:<Algorithm>`` for every
+(Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), and ``sb3:<Algorithm>`` for every
 Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS`` (``sb3:PPO``, ``sb3:QRDQN``, ...;
 see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes; running one on another
 flavour raises a ``ValueError`` naming the agent and its flavours.
@@ -16,6 +16,7 @@ from typing import Any
 
 from nasgym.agents.base import QUERY_KEYS, QueryRecorder, SearchAgent, SearchResult
 from nasgym.agents.l2nas import L2NAS
+from nasgym.agents.l2nas_plus import L2NASPlus
 from nasgym.agents.local_search import LocalSearch
 from nasgym.agents.random_search import RandomSearch
 from nasgym.agents.rea import RegularizedEvolution
@@ -24,7 +25,8 @@ from nasgym.agents.reinforce_lstm import ReinforceLSTM
 from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Agent
 
 AGENTS: dict[str, type[SearchAgent]] = {
-    agent.name: agent for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS)
+    agent.name: agent
+    for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus)
 }
 
 
@@ -42,6 +44,7 @@ def make_agent(name: str, **kwargs: Any) -> SearchAgent:
 __all__ = [
     "AGENTS",
     "L2NAS",
+    "L2NASPlus",
     "QUERY_KEYS",
     "SB3_AGENT_NAMES",
     "SB3_ALGORITHMS",

@@ -113,6 +113,9 @@ class L2NAS(SearchAgent):
     learning rates, batch size, sigma, epsilon, warm-up and the reward standardisation are this
     implementation's documented choices (sigma 0.1 / 0.3 and epsilon 0.05 / 0.2 did no better on
     NAS-Bench-201 cifar10 at 500 queries).
+
+    Where it falls short of regularized evolution on NAS-Bench-201, why, and a variant that does
+    not: :mod:`nasgym.agents.l2nas_plus` (agent ``l2nas-plus``).
     """
 
     name = "l2nas"
@@ -225,8 +228,8 @@ class L2NAS(SearchAgent):
         action_space = env.action_space
         obs_dim = int(np.prod(env.observation_space.shape))
         action_dim = int(np.prod(action_space.shape))
-        low = np.broadcast_to(np.asarray(action_space.low, np.float32), action_space.shape)
-        high = np.broadcast_to(np.asarray(action_space.high, np.float32), action_space.shape)
+        self._action_low = np.broadcast_to(np.asarray(action_space.low, np.float32), action_space.shape)
+        self._action_high = np.broadcast_to(np.asarray(action_space.high, np.float32), action_space.shape)
         rng = agent_rng(seed)
         self._build(obs_dim, action_dim, rng)
         actor, critic = self.actor, self.critic
@@ -242,16 +245,8 @@ class L2NAS(SearchAgent):
         step = 0
         while True:
             state = np.asarray(obs, np.float32).reshape(-1)
-            if step < self.warmup or rng.random() < self.epsilon:
-                alpha = rng.uniform(-1.0, 1.0, action_dim)
-            else:
-                with torch.no_grad():
-                    mu = actor(torch.from_numpy(state)).numpy().astype(np.float64)
-                alpha = mu + rng.normal(0.0, self.sigma, action_dim) if self.sigma > 0 else mu
-            alpha = np.clip(alpha.astype(np.float32), -1.0, 1.0)
-            # in [-1, 1]; an env with a narrower Box gets the linear map onto its bounds
-            action = (low + (alpha + 1.0) * 0.5 * (high - low)).astype(np.float32).reshape(action_space.shape)
-            obs, reward, terminated, truncated, _ = env.step(action)
+            alpha = self._explore(state, step, rng)
+            obs, reward, terminated, truncated, _ = env.step(self._to_action(alpha))
             step += 1
             if size == len(rewards):  # grow the buffer (an env without a known budget)
                 states, actions, rewards = (np.concatenate([a, np.zeros_like(a)]) for a in (states, actions, rewards))
@@ -262,6 +257,45 @@ class L2NAS(SearchAgent):
             if step >= self.warmup:
                 for _ in range(self.updates_per_step):
                     self._update(rng, states, actions, rewards, size, actor_opt, critic_opt)
+
+    def _propose(self, state: np.ndarray, step: int, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws of the exploration rule in state ``s_t``: each is uniform during the
+        warm-up and with probability ``epsilon``, else ``clip(mu(s_t) + z, -1, 1)``.
+
+        :param state: the flat observation ``s_t`` (float32).
+        :param step: queries made so far in this search.
+        :param rng: the agent's generator.
+        :param n: proposals to draw.
+        :returns: float32 array of shape ``(n, action_dim)``, in [-1, 1].
+        """
+        import torch
+
+        uniform = np.ones(n, bool) if step < self.warmup else rng.random(n) < self.epsilon
+        alphas = np.empty((n, self._action_dim))
+        alphas[uniform] = rng.uniform(-1.0, 1.0, (int(uniform.sum()), self._action_dim))
+        if not uniform.all():
+            with torch.no_grad():
+                mu = self.actor(torch.from_numpy(state)).numpy().astype(np.float64)
+            n_actor = n - int(uniform.sum())
+            noise = rng.normal(0.0, self.sigma, (n_actor, self._action_dim)) if self.sigma > 0 else 0.0
+            alphas[~uniform] = mu + noise
+        return np.clip(alphas.astype(np.float32), -1.0, 1.0)
+
+    def _explore(self, state: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
+        """The encoding ``alpha_t`` to query in state ``s_t``: one draw of :meth:`_propose`.
+
+        :param state: the flat observation ``s_t`` (float32).
+        :param step: queries made so far in this search.
+        :param rng: the agent's generator.
+        :returns: ``alpha_t``, float32, of shape ``(action_dim,)``, in [-1, 1].
+        """
+        return self._propose(state, step, rng, 1)[0]
+
+    def _to_action(self, alpha: np.ndarray) -> np.ndarray:
+        """The env action of ``alpha`` in [-1, 1]: the linear map onto the env's Box bounds (the identity
+        on the nasgym Continuous envs, whose Box is [-1, 1])."""
+        low, high = self._action_low, self._action_high
+        return (low + (alpha.reshape(low.shape) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
     def _update(
         self,

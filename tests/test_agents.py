@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pytest
-from nasgym.agents import AGENTS, L2NAS, make_agent
+from nasgym.agents import AGENTS, L2NAS, L2NASPlus, make_agent
 from nasgym.agents.l2nas import quantile_loss
 from nasgym.agents.local_search import neighbours
 from nasgym.agents.rea import mutate
@@ -82,6 +82,7 @@ ENV_CLASS = {
     "local": GlobalNASEnv,
     "reinforce-lstm": SequentialNASEnv,
     "l2nas": ContinuousNASEnv,
+    "l2nas-plus": ContinuousNASEnv,
 }
 
 
@@ -103,7 +104,7 @@ def test_every_registered_agent_is_covered():
 @pytest.mark.parametrize(
     "agent, budget",
     # the 4 x 4 space has 256 archs; random search needs ~180 queries for even odds
-    [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120)],
+    [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120), ("l2nas-plus", 60)],
 )
 def test_agent_finds_the_optimum_of_a_small_space(agent, budget):
     evaluator = ToyEvaluator()
@@ -296,6 +297,79 @@ def test_l2nas_actions_stay_in_the_box():
     assert len(result.queries) == 20
 
 
+# --- L2NAS-plus ------------------------------------------------------------------------------------
+class FixedCriticPlus(L2NASPlus):
+    """L2NAS-plus whose critic is a fixed linear score ``Q(s, alpha) = <target vertex, alpha>``: one
+    point per decision that agrees with the target, so Q falls with the Hamming distance to it."""
+
+    def __init__(self, target_vertex: np.ndarray, **kwargs) -> None:
+        super().__init__(updates_per_step=0, warmup=0, epsilon=1.0, **kwargs)  # uniform draws, no training
+        self.target_vertex = target_vertex
+
+    def _build(self, obs_dim: int, action_dim: int, rng: np.random.Generator) -> None:
+        super()._build(obs_dim, action_dim, rng)
+        self.critic = torch.nn.Linear(obs_dim + action_dim, 1, bias=False)
+        with torch.no_grad():
+            self.critic.weight.zero_()
+            self.critic.weight[0, obs_dim:] = torch.from_numpy(self.target_vertex)
+
+
+def vertex(space: SearchSpace, choices: np.ndarray) -> np.ndarray:
+    """+1 at each decision's choice, -1 elsewhere, flat: the encoding L2NAS-plus snaps to."""
+    return (2.0 * space.one_hot(choices) - 1.0).reshape(*np.shape(choices)[:-1], -1)
+
+
+def target_vertex(evaluator: ToyEvaluator) -> np.ndarray:
+    return vertex(evaluator.space, evaluator.target)
+
+
+def test_l2nas_plus_queries_the_critics_best_new_architecture():
+    evaluator = ToyEvaluator()
+    choices_of = evaluator.space.choices_of
+    agent = FixedCriticPlus(target_vertex(evaluator), candidates=512)  # 512 draws cover most of 256 archs
+    result = agent.run(toy_env("l2nas-plus", 8, evaluator), seed=0)
+    indices = query_indices(result)
+    assert indices[0] == evaluator.best_index  # the critic's favourite comes first ...
+    assert len(set(indices)) == len(indices)  # ... and is not queried again: the next best are new
+    distances = (choices_of(np.array(indices[1:])) != evaluator.target).sum(axis=1)
+    assert (distances == 1).all()
+    # without the novelty filter the critic keeps choosing its favourite (2048 draws: always among them)
+    repeat = FixedCriticPlus(target_vertex(evaluator), candidates=2048, novel=False)
+    assert set(query_indices(repeat.run(toy_env("l2nas-plus", 8, evaluator), seed=0))) == {evaluator.best_index}
+
+
+@pytest.mark.parametrize("snap", [True, False])
+def test_l2nas_plus_sends_the_vertex_of_the_architecture_it_queries(snap):
+    actions = []
+
+    class ActionRecorder(ContinuousNASEnv):
+        def step(self, action):
+            actions.append(np.array(action))
+            return super().step(action)
+
+    evaluator = ToyEvaluator()
+    env = ActionRecorder(space=evaluator.space.name, evaluator=evaluator, budget=25)
+    result = L2NASPlus(hidden_sizes=(16,), warmup=5, snap=snap).run(env, seed=0)
+    actions = np.array(actions)
+    queried = evaluator.space.choices_of(np.array(query_indices(result)))
+    assert np.array_equal(actions, vertex(evaluator.space, queried)) == snap
+    assert [env.decode(action) for action in actions] == query_indices(result)
+
+
+def test_l2nas_plus_with_its_changes_off_is_l2nas():
+    evaluator = ToyEvaluator(noise_std=1.0)
+    faithful = L2NAS(hidden_sizes=(16,), warmup=5).run(toy_env("l2nas", 30, evaluator), seed=3)
+    plain = L2NASPlus(candidates=1, snap=False, novel=False, hidden_sizes=(16,), warmup=5)
+    assert query_indices(plain.run(toy_env("l2nas-plus", 30, evaluator), seed=3)) == query_indices(faithful)
+
+
+def test_l2nas_plus_needs_a_nasgym_continuous_env():
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="l2nas-plus.*needs a nasgym Continuous env"):
+        L2NASPlus().run(gym.make("Pendulum-v1"), seed=0)
+
+
 # --- bad arguments, bad envs -------------------------------------------------------------------
 @pytest.mark.parametrize(
     "build, words",
@@ -316,6 +390,9 @@ def test_l2nas_actions_stay_in_the_box():
         (lambda: make_agent("l2nas", epsilon=2.0), ["epsilon", "[0, 1]"]),
         (lambda: make_agent("l2nas", batch_size=0), ["batch_size", ">= 1"]),
         (lambda: make_agent("l2nas", hidden_sizes=()), ["hidden_sizes"]),
+        (lambda: make_agent("l2nas-plus", candidates=0), ["candidates", ">= 1", "0"]),
+        (lambda: make_agent("l2nas-plus", snap="yes"), ["snap", "True or False", "'yes'"]),
+        (lambda: make_agent("l2nas-plus", tau=1.0), ["tau", "(0, 1)"]),
         (lambda: make_agent("nope"), ["agent 'nope' is unknown", "'l2nas'", "'rea'", "'reinforce-lstm'"]),
     ],
 )
@@ -334,6 +411,7 @@ def test_bad_agent_arguments_raise_a_clear_value_error(build, words):
         ("reinforce", "l2nas", "Global"),
         ("reinforce-lstm", "rea", "Sequential"),
         ("l2nas", "rea", "Continuous"),
+        ("l2nas-plus", "rea", "Continuous"),
     ],
 )
 def test_agent_on_an_unsupported_flavour_names_itself_and_its_flavours(agent, wrong, accepted):

@@ -152,3 +152,22 @@ class SearchAgent(ABC):
     @abstractmethod
     def search(self, env: gym.Env, seed: int) -> None:
         """Reset ``env`` with ``seed`` and step it until its episode is truncated."""
+
+
+class TorchSearchAgent(SearchAgent):
+    """A search agent with torch networks: :meth:`search` runs :meth:`_search` with the agent's
+    ``torch_threads`` (tiny networks are fastest on one thread; the previous setting is restored)."""
+
+    #: torch CPU threads during the search; ``None`` leaves torch's setting alone.
+    torch_threads: int | None = 1
+
+    def search(self, env: gym.Env, seed: int) -> None:
+        from nasgym.agents._utils import torch_threads
+
+        self.check_env(env)
+        with torch_threads(self.torch_threads):
+            self._search(env, seed)
+
+    @abstractmethod
+    def _search(self, env: gym.Env, seed: int) -> None:
+        """The search itself (see :meth:`SearchAgent.search`)."""

@@ -8,8 +8,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from nasgym.agents._utils import agent_rng, check_float, check_int, torch_seed, torch_threads
-from nasgym.agents.base import SearchAgent
+from nasgym.agents._utils import agent_rng, check_float, check_int, torch_seed
+from nasgym.agents.base import TorchSearchAgent
 
 
 def check_tau(tau: object) -> float:
@@ -62,7 +62,7 @@ def _mlp(sizes: Sequence[int], output_tanh: bool) -> Any:
     return nn.Sequential(*layers)
 
 
-class L2NAS(SearchAgent):
+class L2NAS(TorchSearchAgent):
     """L2NAS (Mills, Han, Salameh, Changiz Rezaei, Kong, Lu, Lian, Jui and Niu) on the Continuous env.
 
     The state ``s_t`` is the env's observation: the channel-wise mean one-hot encoding of the top-K
@@ -199,11 +199,6 @@ class L2NAS(SearchAgent):
         return self
 
     # --- search ---------------------------------------------------------------------------------
-    def search(self, env: gym.Env, seed: int) -> None:
-        self.check_env(env)
-        with torch_threads(self.torch_threads):
-            self._search(env, seed)
-
     def _build(self, obs_dim: int, action_dim: int, rng: np.random.Generator) -> None:
         import torch
 

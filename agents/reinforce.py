@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, sample_categorical, torch_threads
-from nasgym.agents.base import SearchAgent
+from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, sample_categorical
+from nasgym.agents.base import TorchSearchAgent
 
 
-class Reinforce(SearchAgent):
+class Reinforce(TorchSearchAgent):
     """REINFORCE (Williams, 1992) as NAS-Bench-201 (Dong & Yang, 2020) and NATS-Bench run it.
 
     The policy is one softmax per decision over its choices, with free logits (6 x 5 for
@@ -41,11 +41,6 @@ class Reinforce(SearchAgent):
         self.init_std = check_float("init_std", init_std, 0.0)
         self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
         self.logits: np.ndarray | None = None
-
-    def search(self, env: gym.Env, seed: int) -> None:
-        self.check_env(env)
-        with torch_threads(self.torch_threads):
-            self._search(env, seed)
 
     def _search(self, env: gym.Env, seed: int) -> None:
         import torch

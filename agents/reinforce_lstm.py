@@ -12,9 +12,8 @@ from nasgym.agents._utils import (
     check_int,
     sample_categorical,
     torch_seed,
-    torch_threads,
 )
-from nasgym.agents.base import SearchAgent
+from nasgym.agents.base import TorchSearchAgent
 
 
 def build_controller(n_choices: list[int], hidden_size: int) -> Any:
@@ -51,7 +50,7 @@ def build_controller(n_choices: list[int], hidden_size: int) -> Any:
     return Controller()
 
 
-class ReinforceLSTM(SearchAgent):
+class ReinforceLSTM(TorchSearchAgent):
     """REINFORCE with an autoregressive LSTM controller (Zoph & Le, ICLR 2017) on the Sequential env.
 
     The controller picks one decision per env step (for NAS-Bench-201: the op of edge 0, then
@@ -98,11 +97,6 @@ class ReinforceLSTM(SearchAgent):
         self.init_range = check_float("init_range", init_range, 0.0)
         self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
         self.controller: Any = None
-
-    def search(self, env: gym.Env, seed: int) -> None:
-        self.check_env(env)
-        with torch_threads(self.torch_threads):
-            self._search(env, seed)
 
     def _search(self, env: gym.Env, seed: int) -> None:
         import torch

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 
 from nasgym.envs import _docs
-from nasgym.envs.base import NASEnv
+from nasgym.envs.global_arch import GlobalNASEnv
 
 
-class ConvNetGlobalEnv(NASEnv):
+class ConvNetGlobalEnv(GlobalNASEnv):
     __doc__ = (
         """
     ## Description
@@ -59,18 +58,10 @@ class ConvNetGlobalEnv(NASEnv):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("space", "convnet")
         super().__init__(**kwargs)
-        space = self.search_space
-        self.action_space = spaces.MultiDiscrete(space.n_choices)
-        self.observation_space = spaces.Box(0.0, 1.0, (space.n_decisions * space.max_choices,), np.float32)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        self._start_episode(seed)
-        return self._top_k_observation(), self._progress_info()
-
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        self._check_running()
+    def _index_of(self, action: np.ndarray) -> int:
+        """Index of the network an action names (unused layers' choices ignored), or a ``ValueError``."""
         choices = self.search_space.check_choices(action, "action")
         if choices.ndim != 1:
             raise ValueError(f"action must have shape {self.action_space.shape}, got shape {choices.shape}")
-        reward, truncated, info = self._query(int(self.search_space.index_of(choices)))
-        return self._top_k_observation(), reward, False, truncated, info
+        return int(self.search_space.index_of(choices))

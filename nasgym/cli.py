@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import nasgym
 from nasgym.spaces import SPACES
-from nasgym.tables import SPACE_DATASETS, import_paths, load_table
+from nasgym.tables import available_tables, import_paths, load_table
 from nasgym.tables.metrics import FIDELITY_METRICS, describe
 
 
@@ -142,12 +142,11 @@ def _cmd_data_import(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _cmd_data_info(args: argparse.Namespace, stdout: TextIO) -> int:
     stdout.write(f"{'space':<6} {'dataset':<15} {'metric':<24} {'archs':>7} {'seeds':>5}  meaning\n")
-    for space, datasets in SPACE_DATASETS.items():
-        for dataset in datasets:
-            table = load_table(space, dataset)
-            for metric, n_archs in table.coverage().items():
-                n_seeds = table.values(metric).shape[1]
-                stdout.write(f"{space:<6} {dataset:<15} {metric:<24} {n_archs:>7} {n_seeds:>5}  {describe(metric)}\n")
+    for space, dataset in available_tables():  # embedded, then built by `nasgym data build`
+        table = load_table(space, dataset)
+        for metric, n_archs in table.coverage().items():
+            n_seeds = table.values(metric).shape[1]
+            stdout.write(f"{space:<6} {dataset:<15} {metric:<24} {n_archs:>7} {n_seeds:>5}  {describe(metric)}\n")
     return 0
 
 

@@ -171,6 +171,11 @@ def test_data_build_trains_what_is_missing_and_writes_a_table(tmp_path, monkeypa
     env.reset(seed=0)
     _, reward, _, _, info = env.step(space.choices_of(1363))
     assert info["arch"] == "k5c64-k5c64-k5c64-k5c64-k5c64" and reward == pytest.approx(0.0)
+    # `data info` lists the built table after the embedded ones
+    info = io.StringIO()
+    assert cli_main(["data", "info"], stdout=info) == 0
+    rows = [line.split()[:4] for line in info.getvalue().splitlines()[1:]]
+    assert ["convnet", "digits", "valid_acc", "1364"] in rows and rows[0][0] == "nb201" and rows[-1][0] == "convnet"
     # a second build trains nothing; the official tables are never overlaid
     assert cli_main([*argv, "--quiet"], stdout=out) == 0
     assert "0 trained, 1364 from the result store" in out.getvalue()

@@ -51,6 +51,20 @@ def check_space_dataset(space: str, dataset: str, cache_dir: Path | str | None =
     )
 
 
+def available_tables(cache_dir: Path | str | None = None) -> list[tuple[str, str]]:
+    """Every (space, dataset) with a table: the embedded ones, then those built or imported into
+    the cache for other spaces and datasets (``nasgym data build``)."""
+    found = [(space, dataset) for space, datasets in SPACE_DATASETS.items() for dataset in datasets]
+    store = TableStore(cache_dir)
+    if store.tables_dir.is_dir():
+        for space_dir in sorted(store.tables_dir.iterdir()):
+            for dataset_dir in sorted(space_dir.iterdir()) if space_dir.is_dir() else ():
+                key = (space_dir.name, dataset_dir.name)
+                if key not in found and store.sources(*key):
+                    found.append(key)
+    return found
+
+
 def _warn_rebuild(reason: CacheInvalid | str) -> None:
     message = f"nasgym table cache: {reason}; rebuilding it"
     logger.warning(message)

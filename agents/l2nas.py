@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import agent_rng, check_float, check_int, torch_seed
 from nasgym.agents.base import TorchSearchAgent
 

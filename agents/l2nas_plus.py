@@ -66,6 +66,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import check_int
 from nasgym.agents.l2nas import L2NAS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import agent_rng
 from nasgym.agents.base import SearchAgent
 

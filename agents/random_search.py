@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+
 from nasgym.agents._utils import agent_rng
 from nasgym.agents.base import SearchAgent
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import agent_rng, check_int
 from nasgym.agents.base import SearchAgent
 

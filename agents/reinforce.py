@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, sample_categorical
 from nasgym.agents.base import TorchSearchAgent
 

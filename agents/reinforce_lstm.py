@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+
 from nasgym.agents._utils import (
     EMABaseline,
     agent_rng,

@@ -83,6 +83,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from nasgym.agents._utils import agent_rng, check_float, check_int, torch_threads
 from nasgym.agents.base import FLAVOUR_ACTION_SPACES, SearchAgent, env_flavour
 

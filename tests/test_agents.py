@@ -8,11 +8,11 @@ import io
 
 import numpy as np
 import pytest
+
 from nasgym.agents import AGENTS, L2NAS, L2NASPlus, make_agent
 from nasgym.agents.l2nas import quantile_loss
 from nasgym.agents.local_search import neighbours
 from nasgym.agents.rea import mutate
-
 from nasgym.cli import main
 from nasgym.envs import ContinuousNASEnv, GlobalNASEnv, SequentialNASEnv
 from nasgym.evaluators import Evaluator

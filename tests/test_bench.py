@@ -11,8 +11,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-from nasgym.agents import AGENTS, RandomSearch
 
+from nasgym.agents import AGENTS, RandomSearch
 from nasgym.bench import (
     COLUMNS,
     RUN_COLUMNS,

@@ -24,9 +24,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_readme_main_job_names_a_registered_env_and_agent():
-    from nasgym.agents import AGENTS
-
     import nasgym
+    from nasgym.agents import AGENTS
 
     main_job = readme_commands()[0]
     assert re.search(r"--env (\S+)", main_job).group(1) in nasgym.ENV_IDS

@@ -11,8 +11,8 @@ import random
 import gymnasium as gym
 import numpy as np
 import pytest
-from nasgym.agents import make_agent, sb3
 
+from nasgym.agents import make_agent, sb3
 from nasgym.cli import main
 
 pytest.importorskip("stable_baselines3")

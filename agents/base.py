@@ -12,6 +12,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from nasgym.selection import Incumbent
+
 #: info keys kept for every query in a :class:`SearchResult`.
 QUERY_KEYS = ("arch", "index", "valid_acc", "test_acc", "flops", "params", "latency", "cost", "sim_time")
 
@@ -33,24 +35,33 @@ class SearchResult:
     queries: list[dict[str, Any]] = field(default_factory=list)
     wall_time: float = 0.0
 
-    def best_query(self) -> dict[str, Any] | None:
-        """The query with the highest observed validation accuracy (the first one on ties)."""
-        best = None
+    def selected(self) -> tuple[dict[str, Any], float] | None:
+        """The architecture the search returns, by :class:`~nasgym.selection.Incumbent`'s rule (the best
+        mean of its observed validation accuracies; ties: the one queried first): its latest query
+        and that mean. ``None`` before any query."""
+        incumbent = Incumbent()
         for query in self.queries:
-            if best is None or query["valid_acc"] > best["valid_acc"]:
-                best = query
-        return best
+            incumbent.observe(query["index"], query["valid_acc"])
+        if incumbent.index < 0:
+            return None
+        latest = next(q for q in reversed(self.queries) if q["index"] == incumbent.index)
+        return latest, incumbent.mean
 
     def summary(self) -> dict[str, Any]:
-        best = self.best_query()
+        """The selected architecture (:meth:`selected`): ``best_valid_acc`` (the mean of its observed
+        validation accuracies), ``best_test_acc``, ``best_arch``, ``queries_to_best`` (the number of
+        queries made when it was first queried), and the run's ``n_queries``, ``sim_time``, ``wall_time``."""
+        selected = self.selected()
+        best, best_valid_acc = selected if selected else (None, math.nan)
+        first = next(n for n, q in enumerate(self.queries, 1) if q["index"] == best["index"]) if best else 0
         return {
             "agent": self.agent,
             "env": self.env_id,
             "seed": self.seed,
-            "best_valid_acc": best["valid_acc"] if best else math.nan,
+            "best_valid_acc": best_valid_acc,
             "best_test_acc": best["test_acc"] if best else math.nan,
             "best_arch": best["arch"] if best else None,
-            "queries_to_best": self.queries.index(best) + 1 if best else 0,
+            "queries_to_best": first,
             "n_queries": len(self.queries),
             "sim_time": self.queries[-1]["sim_time"] if self.queries else 0.0,
             "wall_time": self.wall_time,

@@ -6,8 +6,10 @@ one seed, under NATS-Bench's seed noise, stopped by a query budget or by a simul
 ``runs.csv`` at once, so a crash loses nothing and a re-run into the same folder skips what is done.
 
 What a run reports is what NAS-Bench-201, NATS-Bench and the L2NAS paper report: the architecture
-with the best *observed* (noisy) validation reward among the run's queries is selected, and its
-seed-mean 200-epoch validation and test accuracies are reported. The folder ``out`` holds:
+with the best *observed* (noisy) validation accuracy among the run's queries is selected, and its
+seed-mean 200-epoch validation and test accuracies are reported. An architecture queried more than
+once is ranked by the mean of its observations (:mod:`nasgym.selection`); for a run that never
+repeats a query that is the scripts' rule. The folder ``out`` holds:
 
 - ``runs.csv``: one row per run (:data:`RUN_COLUMNS`, then :data:`EXTRA_COLUMNS`);
 - ``histories/<run>.npz``: per query, the queried index, the observed reward accuracy, the simulated
@@ -50,6 +52,7 @@ import nasgym
 from nasgym.agents import make_agent
 from nasgym.agents.base import env_id_flavour
 from nasgym.evaluators import TabularEvaluator
+from nasgym.selection import incumbents
 from nasgym.tables import SPACE_DATASETS
 from nasgym.tables.metrics import FIDELITY_METRICS
 
@@ -452,20 +455,6 @@ def _report_evaluator(dataset: str, cache_dir: Path | None) -> TabularEvaluator:
     return TabularEvaluator(SPACE, dataset, noise="mean", fidelity=REPORT_FIDELITY, cache_dir=cache_dir)
 
 
-def best_so_far(indices: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Position of the best observed query after each query (the first one on ties).
-
-    :param indices: queried architecture indices, in query order.
-    :param observed: their observed (noisy) validation accuracies.
-    """
-    if len(indices) == 0:
-        raise ValueError("the run made no query")
-    observed = np.asarray(observed, dtype=np.float64)
-    improves = np.ones(len(observed), dtype=bool)
-    improves[1:] = observed[1:] > np.maximum.accumulate(observed)[:-1]
-    return np.maximum.accumulate(np.where(improves, np.arange(len(observed)), 0))
-
-
 def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     """Run one search, save its history under ``out`` and return its ``runs.csv`` row."""
     agent = make_agent(run.agent.name)
@@ -488,14 +477,14 @@ def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[
         raise RuntimeError(f"the run stopped at {summary['sim_time']:.0f} simulated s, before the limit")
     indices = np.array([q["index"] for q in result.queries], dtype=np.int64)
     observed = np.array([q["valid_acc"] for q in result.queries], dtype=np.float64)
-    best_indices = indices[best_so_far(indices, observed)]
+    best_indices, _ = incumbents(indices, observed)
     report = _report_evaluator(run.dataset, cache_dir).evaluate(best_indices, np.random.default_rng(0))
     path = out / run.history_path
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         path,
         index=indices.astype(np.int32),
-        valid_acc=observed.astype(np.float32),
+        valid_acc=observed,
         sim_time=np.array([q["sim_time"] for q in result.queries], dtype=np.float64),
         best_valid_acc=report["valid_acc"].astype(np.float32),
         best_test_acc=report["test_acc"].astype(np.float32),
@@ -633,9 +622,14 @@ def append_run(path: Path, row: dict[str, Any]) -> None:
 
 def sort_runs(path: Path) -> None:
     """Rewrite ``runs.csv`` in grid order (runs finish in any order), atomically."""
-    rows = read_runs(path)
-    rows.sort(
-        key=lambda r: (row_protocol(r).sort_key(), r["agent"], r["env"], DATASETS.index(r["dataset"]), int(r["seed"]))
+    write_runs(path, read_runs(path))
+
+
+def write_runs(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` to ``path`` in grid order, atomically."""
+    rows = sorted(
+        rows,
+        key=lambda r: (row_protocol(r).sort_key(), r["agent"], r["env"], DATASETS.index(r["dataset"]), int(r["seed"])),
     )
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="") as file:
@@ -643,6 +637,81 @@ def sort_runs(path: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(partial, path)
+
+
+def full_precision(table: np.ndarray, indices: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The table values that a history's observations are (histories written before float64 ones
+    held float32 values): per query, the value of the queried architecture's seed nearest to it.
+
+    :param table: the reward's (archs x seeds) validation accuracies, NaN where unknown.
+    :param indices: queried architectures.
+    :param observed: their observed validation accuracies, as the history holds them.
+    :raises ValueError: an observation is no seed's value of its architecture.
+    """
+    candidates = np.asarray(table)[indices]
+    distance = np.abs(candidates - np.asarray(observed, dtype=np.float64)[:, None])
+    seed = np.argmin(np.where(np.isnan(distance), np.inf, distance), axis=1)
+    values = candidates[np.arange(len(indices)), seed]
+    mismatch = np.abs(values - observed) > 1e-4
+    if mismatch.any():
+        first = int(np.argmax(mismatch))
+        raise ValueError(
+            f"query {first + 1} observed {observed[first]} for architecture {indices[first]}, which is none of "
+            f"its seeds' values {candidates[first].tolist()}: the history was written with other tables"
+        )
+    return values
+
+
+def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
+    """Recompute every run of ``out/runs.csv`` from its history, with the current selection rule
+    (:func:`~nasgym.selection.incumbents`) and tables: the selected architecture after each query, its reported
+    accuracies (also the test accuracies imported since the run), and the row's columns that follow
+    from them. The queries themselves are kept: no agent sees what is selected, so they are what a
+    re-run would make. Rewrites the histories and ``runs.csv`` atomically, then the report.
+
+    :param out: a folder written by :func:`run_bench`.
+    :param cache_dir: table cache; ``None``: ``$NASGYM_CACHE_DIR`` or the user cache.
+    :returns: the number of runs rescored.
+    """
+    out = Path(out)
+    runs_csv = out / "runs.csv"
+    if not runs_csv.exists():
+        raise FileNotFoundError(f"out: {runs_csv} does not exist; run the grid first")
+    rows = read_runs(runs_csv)
+    for row in rows:
+        protocol = row_protocol(row)
+        searched = protocol.search_dataset or row["dataset"]
+        reward = TabularEvaluator(SPACE, searched, "seed", protocol.fidelity, cache_dir)
+        path = out / row["history"]
+        with np.load(path) as stored:
+            history = dict(stored)
+        indices = history["index"].astype(np.int64)
+        table = reward.table.values(FIDELITY_METRICS[protocol.fidelity]["valid_acc"])
+        observed = full_precision(table, indices, history["valid_acc"])
+        best_indices, _ = incumbents(indices, observed)
+        reporter = _report_evaluator(row["dataset"], cache_dir)
+        report = reporter.evaluate(best_indices, np.random.default_rng(0))
+        history.update(
+            valid_acc=observed,
+            best_valid_acc=report["valid_acc"].astype(np.float32),
+            best_test_acc=report["test_acc"].astype(np.float32),
+        )
+        partial = path.with_name(path.name + ".partial.npz")
+        np.savez_compressed(partial, **history)
+        os.replace(partial, path)
+        best = int(best_indices[-1])
+        chosen = indices == best
+        row.update(
+            best_arch=reporter.space.arch_string(best),
+            best_index=str(best),
+            best_valid_acc=str(float(report["valid_acc"][-1])),
+            best_test_acc=str(float(report["test_acc"][-1])),
+            best_valid_acc_observed=str(sum(observed[chosen].tolist()) / int(chosen.sum())),  # as Incumbent sums
+            queries_to_best=str(int(np.argmax(chosen)) + 1),
+        )
+    write_runs(runs_csv, rows)
+    write_report(out)
+    return len(rows)
 
 
 # --- the whole grid ---------------------------------------------------------------------------
@@ -799,7 +868,8 @@ def format_table(rows: list[dict[str, str]], commands: list[dict[str, Any]], fai
     lines += [
         "",
         "Each cell: validation / test accuracy (%), mean ± sample std over seeds (n = seeds). A run selects the "
-        "architecture with the best observed (noisy) validation reward among its queries; the cell reports the "
+        "architecture with the best observed (noisy) validation accuracy among its queries (the mean of its "
+        "observations where it was queried more than once); the cell reports the "
         "seed-mean 200-epoch validation and test accuracy of that architecture, as NAS-Bench-201, NATS-Bench and "
         "the L2NAS paper do. cifar10 validation is the cifar10-valid split. Test is n/a until the test accuracies "
         "are imported (`nasgym data import .../test200_nats_bench.csv`). Reference rows (means only) follow the "
@@ -949,7 +1019,7 @@ def plot_anytime(out: Path, groups: list[Group], axis: str) -> Path | None:
     handles, labels = list(legend.values()), list(legend)
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     figure.suptitle(
-        "Best-so-far architecture (best observed validation reward): its seed-mean 200-epoch accuracy; "
+        "Best-so-far architecture (best mean observed validation accuracy): its seed-mean 200-epoch accuracy; "
         "mean over seeds, 95% bootstrap band",
         fontsize="medium",
     )

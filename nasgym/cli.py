@@ -89,9 +89,12 @@ def _budget_list(text: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
-    from nasgym.bench import BenchConfig, run_bench, write_report
+    from nasgym.bench import BenchConfig, rescore, run_bench, write_report
 
-    if args.plot_only:
+    if args.plot_only and args.rescore:
+        raise ValueError("--plot-only and --rescore: give one (--rescore rebuilds the report too)")
+    if args.plot_only or args.rescore:
+        mode = "--plot-only" if args.plot_only else "--rescore"
         given = [
             flag
             for flag, value in (
@@ -103,11 +106,13 @@ def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
             if value is not None
         ]
         if given:
-            raise ValueError(f"--plot-only rebuilds table.md and the plots from --out alone; drop {given}")
+            raise ValueError(f"{mode} works on --out alone; drop {given}")
+        if args.rescore:
+            stdout.write(f"rescored {rescore(args.out)} runs in {args.out / 'runs.csv'}\n")
         stdout.write(write_report(args.out))
         return 0
     if args.agents is None or args.seeds is None:
-        raise ValueError("--agents and --seeds are required (unless --plot-only)")
+        raise ValueError("--agents and --seeds are required (unless --plot-only or --rescore)")
     budgets = args.budgets if args.budgets is not None else ([] if args.sim_time is not None else [500])
     config = BenchConfig(
         agents=_comma_list(args.agents),
@@ -235,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(the NAS-Bench-201 paper searched cifar10); default: each dataset searches itself",
     )
     bench.add_argument("--plot-only", action="store_true", help="only rebuild table.md and the plots from --out")
+    bench.add_argument(
+        "--rescore",
+        action="store_true",
+        help="recompute every run's selected architecture and reported accuracies from its history, with the "
+        "current selection rule and tables (after importing test accuracies, say), then rebuild the report",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(handler=_cmd_bench)
 

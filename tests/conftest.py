@@ -76,3 +76,19 @@ def imported_cache(tmp_path_factory, shared_data) -> Path:
     cache = tmp_path_factory.mktemp("imported-cache")
     nasgym.tables.import_paths(paths, nasgym.tables.TableStore(cache))
     return cache
+
+
+def selected_by_definition(indices, values) -> tuple[int, float]:
+    """The architecture a search returns, written out from its definition (independent of
+    nasgym.selection): the best mean of its observed values, compared to 9 decimals, ties to the one
+    queried first, NaN means never. Returns (index, mean); (-1, -inf) if every mean is NaN."""
+    sums: dict[int, float] = {}
+    counts: dict[int, int] = {}
+    for index, value in zip(list(indices), list(values), strict=True):
+        sums[int(index)] = sums.get(int(index), 0.0) + float(value)
+        counts[int(index)] = counts.get(int(index), 0) + 1
+    ranked = [(round(sums[i] / counts[i], 9), -order, i) for order, i in enumerate(sums) if sums[i] == sums[i]]
+    if not ranked:
+        return -1, float("-inf")
+    best = max(ranked)[2]
+    return best, sums[best] / counts[best]

@@ -7,10 +7,12 @@ import csv
 import io
 import json
 import math
+import shutil
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import selected_by_definition
 
 from nasgym.agents import AGENTS, RandomSearch
 from nasgym.bench import (
@@ -18,13 +20,14 @@ from nasgym.bench import (
     RUN_COLUMNS,
     BenchConfig,
     SimTimeLimit,
-    best_so_far,
     curve_on_grid,
     mean_and_band,
+    rescore,
     run_bench,
 )
 from nasgym.cli import main
 from nasgym.evaluators import TabularEvaluator
+from nasgym.selection import incumbents
 from nasgym.spaces import get_space
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -73,9 +76,10 @@ def test_grid_rows_agree_with_the_evaluator(grid):
         assert float(row["best_valid_acc"]) == pytest.approx(mean["valid_acc"][0], abs=1e-9)
         history = np.load(out / row["history"])
         assert len(history["index"]) == 15
-        best = int(np.argmax(history["valid_acc"]))  # the first best observed query
-        assert int(row["queries_to_best"]) == best + 1 and history["index"][best] == index
-        assert float(row["best_valid_acc_observed"]) == pytest.approx(history["valid_acc"][best], abs=1e-4)
+        expected, observed_mean = selected_by_definition(history["index"], history["valid_acc"])
+        assert index == expected and history["valid_acc"].dtype == np.float64  # the observations, exactly
+        assert int(row["queries_to_best"]) == int(np.argmax(history["index"] == index)) + 1  # first queried
+        assert float(row["best_valid_acc_observed"]) == observed_mean
         assert history["best_valid_acc"][-1] == pytest.approx(float(row["best_valid_acc"]), abs=1e-4)
         assert float(row["sim_time"]) == pytest.approx(history["sim_time"][-1])
 
@@ -108,6 +112,40 @@ def test_rerun_resumes_and_plot_only_rebuilds(grid):
     code, text = bench("--plot-only", "--out", str(out))
     assert code == 0 and (out / "table.md").read_text() == table == text
     assert (out / "anytime.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_rescore_recomputes_rows_from_histories(grid, tmp_path):
+    source, _, _ = grid
+    out = tmp_path / "grid"
+    shutil.copytree(source, out)
+    fresh = read_rows(out)
+    code, text = bench("--rescore", "--out", str(out))
+    assert code == 0 and "rescored 8 runs" in text
+    assert read_rows(out) == fresh  # rescoring a run made with the current rule changes nothing
+    # an older run: float32 observations, and a selected architecture that the rule no longer picks
+    row = fresh[0]
+    path = out / row["history"]
+    history = dict(np.load(path))
+    history["valid_acc"] = history["valid_acc"].astype(np.float32)
+    history["best_valid_acc"] = np.zeros_like(history["best_valid_acc"])
+    np.savez_compressed(path, **history)
+    stale = [dict(r, best_index="0", best_arch="x", best_valid_acc="1.0", queries_to_best="1") for r in fresh]
+    with open(out / "runs.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, COLUMNS)
+        writer.writeheader()
+        writer.writerows(stale)
+    assert bench("--rescore", "--out", str(out))[0] == 0
+    assert read_rows(out) == fresh
+    rescored = np.load(path)
+    assert (
+        rescored["valid_acc"].dtype == np.float64
+        and rescored["valid_acc"].tolist() == np.load(source / row["history"])["valid_acc"].tolist()
+    )  # the float64 observations, recovered from the tables
+    assert rescored["best_valid_acc"].tolist() == np.load(source / row["history"])["best_valid_acc"].tolist()
+    history["valid_acc"] = np.full_like(history["valid_acc"], 12.5)  # no seed of any arch observed that
+    np.savez_compressed(path, **history)
+    with pytest.raises(ValueError, match="none of its seeds' values"):
+        rescore(out)
 
 
 class FlakyAgent(RandomSearch):
@@ -217,7 +255,9 @@ def test_nas_bench_201_protocol_12_epoch_reward_searched_on_cifar10(tmp_path, im
         (["--agents", "random", "--fidelity", "50"], "argument --fidelity: invalid choice"),
         (["--agents", "random", "--search-dataset", "mnist"], "search_dataset 'mnist' is unknown"),
         (["--agents", "random", "--seed-start", "-1"], "seed_start must be an integer >= 0"),
-        (["--plot-only", "--agents", "random"], "--plot-only rebuilds table.md and the plots from --out alone"),
+        (["--plot-only", "--agents", "random"], "--plot-only works on --out alone; drop"),
+        (["--rescore", "--seeds", "2"], "--rescore works on --out alone; drop"),
+        (["--rescore", "--plot-only"], "--plot-only and --rescore: give one"),
     ],
 )
 def test_bad_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys):
@@ -240,9 +280,12 @@ def test_missing_12_epoch_data_and_missing_folder_are_clear_errors(tmp_path, tmp
         main(["bench", "--plot-only", "--out", str(tmp_path / "empty")], stdout=io.StringIO())
 
 
-def test_best_so_far_curves():
-    observed = np.array([80.0, 85.0, 85.0, 70.0, 90.0])
-    assert best_so_far(np.arange(5), observed).tolist() == [0, 1, 1, 1, 4]  # the first of equal bests
+def test_incumbent_curves():
+    observed = np.array([80.0, 85.0, 85.0, 70.0, 90.0, 70.0, 85.0])
+    indices = np.array([0, 1, 2, 3, 4, 4, 1])
+    # the first of equal bests; arch 4's second draw brings its mean to 80, below arch 1's 85
+    selected, means = incumbents(indices, observed)
+    assert selected.tolist() == [0, 1, 1, 1, 4, 1, 1] and means.tolist() == [80, 85, 85, 85, 90, 85, 85]
     grid = np.array([0.5, 1.0, 2.5, 10.0])
     assert np.isnan(curve_on_grid(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), grid)[0])
     assert curve_on_grid(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), grid)[1:].tolist() == [1.0, 2.0, 3.0]
@@ -250,4 +293,4 @@ def test_best_so_far_curves():
     mean, low, high = mean_and_band(curves)
     assert np.allclose(mean, curves.mean(axis=0)) and np.all(low < mean) and np.all(mean < high)
     with pytest.raises(ValueError, match="no query"):
-        best_so_far(np.array([]), np.array([]))
+        incumbents(np.array([]), np.array([]))

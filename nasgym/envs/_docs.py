@@ -30,7 +30,8 @@ ARGUMENTS = """
     After a query: `arch` (NATS arch string), `index` (canonical index), `valid_acc`, `test_acc`
     (percent; NaN where the table has none), `flops` (M), `params` (M), `latency` (s), `cost`
     (simulated seconds of that query), `n_queries`, `sim_time`, `best_valid_acc`, `best_arch`,
-    `best_test_acc` (test accuracy of the best-validation architecture).
+    `best_test_acc`: the architecture with the best mean of its observed validation accuracies
+    (`nasgym.selection.Incumbent`), that mean, and its test accuracy.
 """
 
 CONVNET_ARGUMENTS = """

@@ -13,6 +13,7 @@ import numpy as np
 
 from nasgym.evaluators import NOISE_MODES, Evaluator, SyntheticEvaluator, TabularEvaluator
 from nasgym.rewards import RewardFn, make_reward
+from nasgym.selection import Incumbent
 from nasgym.spaces.base import SearchSpace
 
 
@@ -73,9 +74,12 @@ def _all_onehots(space: SearchSpace) -> np.ndarray:
 class SearchHistory:
     """Query count, simulated time, best-so-far and the top-K architectures of one episode.
 
-    The top-K holds distinct architectures ranked by the best validation accuracy observed for
-    each; ``onehot_sum`` is the sum of their one-hot encodings, kept up to date incrementally, and
-    its mean is cached until the top-K changes, so most steps' observation is a copy.
+    The best so far is the :class:`~nasgym.selection.Incumbent`: the architecture with the highest
+    mean of its observed validation accuracies (``best_valid_acc`` is that mean, ``best_test_acc``
+    its test accuracy as last observed). The top-K, the agents' state, holds distinct architectures
+    ranked by the best validation accuracy observed for each; ``onehot_sum`` is the sum of their
+    one-hot encodings, kept up to date incrementally, and its mean is cached until the top-K
+    changes, so most steps' observation is a copy.
     """
 
     def __init__(self, top_k: int, onehots: np.ndarray, arch_string: Callable[[int], str]) -> None:
@@ -84,10 +88,12 @@ class SearchHistory:
         self._arch_string = arch_string
         self.n_queries = 0
         self.sim_time = 0.0
+        self.incumbent = Incumbent()
         self.best_valid_acc = -math.inf
         self.best_index = -1
         self.best_test_acc = math.nan
         self.best_arch = ""
+        self._test_accs: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []  # (valid_acc, index), smallest on top
         self._members: dict[int, float] = {}
         self.onehot_sum = np.zeros(onehots.shape[1], dtype=np.float32)
@@ -96,9 +102,13 @@ class SearchHistory:
     def record(self, index: int, valid_acc: float, test_acc: float, cost: float) -> None:
         self.n_queries += 1
         self.sim_time += cost
-        if valid_acc > self.best_valid_acc:
-            self.best_valid_acc, self.best_index, self.best_test_acc = valid_acc, index, test_acc
-            self.best_arch = self._arch_string(index)
+        self._test_accs[index] = test_acc
+        incumbent = self.incumbent
+        if incumbent.observe(index, valid_acc):
+            self.best_index = incumbent.index
+            self.best_arch = self._arch_string(incumbent.index) if incumbent.index >= 0 else ""
+        self.best_valid_acc = incumbent.mean
+        self.best_test_acc = self._test_accs[self.best_index] if self.best_index >= 0 else math.nan
         self._update_top_k(index, valid_acc)
 
     def _update_top_k(self, index: int, valid_acc: float) -> None:

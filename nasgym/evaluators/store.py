@@ -82,11 +82,28 @@ class ResultStore:
             # autocommit: every statement is its own transaction, committed when it returns
             connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            self._enter_wal_mode(connection)
             connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process kills
             connection.execute(_SCHEMA)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
+
+    def _enter_wal_mode(self, connection: sqlite3.Connection) -> None:
+        """Switch the database to WAL mode, waiting up to ``timeout`` for other processes.
+
+        SQLite answers a journal-mode change that meets another connection's lock with "database is
+        locked" at once, without its busy handler (seen with four processes opening a new database
+        together), so the wait is done here.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def close(self) -> None:
         if self._connection is not None and self._pid == os.getpid():

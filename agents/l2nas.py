@@ -242,7 +242,8 @@ class L2NAS(TorchSearchAgent):
         while True:
             state = np.asarray(obs, np.float32).reshape(-1)
             alpha = self._explore(state, step, rng)
-            obs, reward, terminated, truncated, _ = env.step(self._to_action(alpha))
+            obs, reward, terminated, truncated, info = env.step(self._to_action(alpha))
+            self._observe(info)
             step += 1
             if size == len(rewards):  # grow the buffer (an env without a known budget)
                 states, actions, rewards = (np.concatenate([a, np.zeros_like(a)]) for a in (states, actions, rewards))
@@ -253,6 +254,9 @@ class L2NAS(TorchSearchAgent):
             if step >= self.warmup:
                 for _ in range(self.updates_per_step):
                     self._update(rng, states, actions, rewards, size, actor_opt, critic_opt)
+
+    def _observe(self, info: dict[str, Any]) -> None:
+        """Called with the info of every query; L2NAS itself learns from the reward only."""
 
     def _propose(self, state: np.ndarray, step: int, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws of the exploration rule in state ``s_t``: each is uniform during the

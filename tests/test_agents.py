@@ -326,7 +326,7 @@ def target_vertex(evaluator: ToyEvaluator) -> np.ndarray:
 def test_l2nas_plus_queries_the_critics_best_new_architecture():
     evaluator = ToyEvaluator()
     choices_of = evaluator.space.choices_of
-    agent = FixedCriticPlus(target_vertex(evaluator), candidates=512)  # 512 draws cover most of 256 archs
+    agent = FixedCriticPlus(target_vertex(evaluator), candidates=512, reevaluate=0)  # 512 draws: most of 256
     result = agent.run(toy_env("l2nas-plus", 8, evaluator), seed=0)
     indices = query_indices(result)
     assert indices[0] == evaluator.best_index  # the critic's favourite comes first ...
@@ -334,7 +334,7 @@ def test_l2nas_plus_queries_the_critics_best_new_architecture():
     distances = (choices_of(np.array(indices[1:])) != evaluator.target).sum(axis=1)
     assert (distances == 1).all()
     # without the novelty filter the critic keeps choosing its favourite (2048 draws: always among them)
-    repeat = FixedCriticPlus(target_vertex(evaluator), candidates=2048, novel=False)
+    repeat = FixedCriticPlus(target_vertex(evaluator), candidates=2048, novel=False, reevaluate=0)
     assert set(query_indices(repeat.run(toy_env("l2nas-plus", 8, evaluator), seed=0))) == {evaluator.best_index}
 
 
@@ -359,8 +359,27 @@ def test_l2nas_plus_sends_the_vertex_of_the_architecture_it_queries(snap):
 def test_l2nas_plus_with_its_changes_off_is_l2nas():
     evaluator = ToyEvaluator(noise_std=1.0)
     faithful = L2NAS(hidden_sizes=(16,), warmup=5).run(toy_env("l2nas", 30, evaluator), seed=3)
-    plain = L2NASPlus(candidates=1, snap=False, novel=False, hidden_sizes=(16,), warmup=5)
+    plain = L2NASPlus(candidates=1, snap=False, novel=False, reevaluate=0, hidden_sizes=(16,), warmup=5)
     assert query_indices(plain.run(toy_env("l2nas-plus", 30, evaluator), seed=3)) == query_indices(faithful)
+
+
+def test_l2nas_plus_reevaluates_the_leaders_at_the_end_of_its_budget():
+    evaluator = ToyEvaluator(noise_std=3.0)  # noisy draws: a lucky one must be re-drawn to be judged
+    budget, reevaluate, repeats = 60, 0.5, 4
+    agent = L2NASPlus(hidden_sizes=(16,), warmup=5, reevaluate=reevaluate, repeats=repeats)
+    result = agent.run(toy_env("l2nas-plus", budget, evaluator), seed=1)
+    indices = query_indices(result)
+    valid = [q["valid_acc"] for q in result.queries]
+    first = budget - round(reevaluate * budget)
+    assert len(set(indices[:first])) == first  # exploring: every query new (novel)
+    for position in range(first, budget):  # then each query re-draws the best mean seen fewer than 4 times
+        counts = {i: indices[:position].count(i) for i in indices[:position]}
+        seen = list(zip(indices[:position], valid[:position], strict=True))
+        means = {i: np.mean([v for j, v in seen if j == i]) for i in counts}
+        open_ = [i for i in counts if counts[i] < repeats]  # first-query order
+        assert indices[position] == max(open_, key=lambda i: (means[i], -open_.index(i)))
+    selected = result.selected()[0]["index"]
+    assert indices.count(selected) == repeats  # the returned architecture's mean rests on 4 draws
 
 
 def test_l2nas_plus_needs_a_nasgym_continuous_env():
@@ -392,6 +411,8 @@ def test_l2nas_plus_needs_a_nasgym_continuous_env():
         (lambda: make_agent("l2nas", hidden_sizes=()), ["hidden_sizes"]),
         (lambda: make_agent("l2nas-plus", candidates=0), ["candidates", ">= 1", "0"]),
         (lambda: make_agent("l2nas-plus", snap="yes"), ["snap", "True or False", "'yes'"]),
+        (lambda: make_agent("l2nas-plus", reevaluate=1.5), ["reevaluate", "1.5"]),
+        (lambda: make_agent("l2nas-plus", repeats=1), ["repeats", ">= 2", "1"]),
         (lambda: make_agent("l2nas-plus", tau=1.0), ["tau", "(0, 1)"]),
         (lambda: make_agent("nope"), ["agent 'nope' is unknown", "'l2nas'", "'rea'", "'reinforce-lstm'"]),
     ],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Iterator
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 
@@ -140,3 +142,18 @@ def sample_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarra
     # guard against float round-off at the top end: take the last column with positive probability
     last = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
     return np.minimum(draws, last).astype(np.int64)
+
+
+def parse_keyword_argument(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value): the value is read as JSON when it parses (numbers, lists,
+    true/false/null), else kept as a string (paths, names).
+
+    :raises ValueError: ``text`` is not ``KEY=VALUE`` with ``KEY`` an argument name.
+    """
+    key, sep, raw = text.strip().partition("=")
+    if not sep or not key.isidentifier():
+        raise ValueError(f"expected KEY=VALUE with KEY an argument name, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw

@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 import nasgym
 from nasgym.agents import make_agent
+from nasgym.agents._utils import parse_keyword_argument
 from nasgym.agents.base import env_id_flavour
 from nasgym.evaluators import TabularEvaluator
 from nasgym.selection import incumbents
@@ -149,14 +150,26 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """An agent and the env flavour it runs on.
+    """An agent, its arguments and the env flavour it runs on.
 
     :param name: agent name as :func:`nasgym.agents.make_agent` takes it (``rea``, ``sb3:PPO``).
     :param flavour: env flavour (``Continuous``, ``Global`` or ``Sequential``).
+    :param arguments: keyword arguments of the agent, as ``KEY=VALUE,...`` (JSON scalars: numbers,
+        true/false, quoted strings); empty: the agent's defaults.
     """
 
     name: str
     flavour: str
+    arguments: str = ""
+
+    @property
+    def label(self) -> str:
+        """What ``runs.csv`` and the table call it: the name, then ``[arguments]`` if any."""
+        return f"{self.name}[{self.arguments}]" if self.arguments else self.name
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(parse_keyword_argument(item) for item in self.arguments.split(",")) if self.arguments else {}
 
     @property
     def env_id(self) -> str:
@@ -164,27 +177,49 @@ class AgentSpec:
 
     @property
     def text(self) -> str:
-        return f"{self.name}@{self.flavour}"
+        return f"{self.label}@{self.flavour}"
+
+
+_AGENT_TEXT = re.compile(r"(?P<name>[^\[\]@]+)(?:\[(?P<arguments>[^\[\]]*)\])?(?:@(?P<flavour>[^\[\]@]*))?")
 
 
 def parse_agent(text: str) -> AgentSpec:
-    """``NAME`` (the agent's natural flavour: the first of its ``flavours``) or ``NAME@Flavour``.
+    """``NAME``, ``NAME[KEY=VALUE,...]`` (the agent's arguments, JSON scalars), each optionally
+    followed by ``@Flavour`` (default: the agent's first flavour), e.g. ``reinforce[lr=0.05]``.
 
-    :raises ValueError: an unknown agent, or a flavour the agent does not search.
+    :raises ValueError: an unknown agent or argument, or a flavour the agent does not search.
     """
-    name, _, flavour = text.strip().partition("@")
+    match = _AGENT_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"agents: {text!r} is not NAME, NAME[KEY=VALUE,...] or either with @Flavour")
+    name, flavour, raw = match["name"].strip(), match["flavour"], (match["arguments"] or "").strip()
     try:
-        agent = make_agent(name)
-    except (ValueError, ImportError) as exc:
-        raise ValueError(f"agents: {exc}") from None
+        kwargs = dict(parse_keyword_argument(item) for item in raw.split(",")) if raw else {}
+        agent = make_agent(name, **kwargs)
+    except (ValueError, TypeError, ImportError) as exc:  # TypeError: an argument the agent does not take
+        raise ValueError(f"agents: {text!r}: {exc}") from None
+    arguments = ",".join(f"{key}={json.dumps(value)}" for key, value in kwargs.items())  # one spelling per run
     if not flavour:
-        return AgentSpec(name, agent.flavours[0])
+        return AgentSpec(name, agent.flavours[0], arguments)
     if flavour not in agent.flavours:
         raise ValueError(
             f"agents: {text!r}: flavour {flavour!r} is not one agent {name!r} searches; accepted: "
             f"{list(agent.flavours)}"
         )
-    return AgentSpec(name, flavour)
+    return AgentSpec(name, flavour, arguments)
+
+
+def split_agents(text: str) -> list[str]:
+    """Split ``--agents`` at the commas outside brackets: ``rea,reinforce[lr=0.05,momentum=0.8]``."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    return [item.strip() for item in [*items, current] if item.strip()]
 
 
 @dataclass(frozen=True)
@@ -256,12 +291,12 @@ class RunSpec:
 
     @property
     def key(self) -> tuple:
-        return run_key(self.agent.name, self.agent.env_id, self.dataset, self.protocol, self.seed)
+        return run_key(self.agent.label, self.agent.env_id, self.dataset, self.protocol, self.seed)
 
     @property
     def history_path(self) -> str:
         """Path of the run's history, relative to the output folder."""
-        name = f"{self.agent.name}__{self.agent.flavour}__{self.dataset}__{self.protocol.slug}__s{self.seed}"
+        name = f"{self.agent.label}__{self.agent.flavour}__{self.dataset}__{self.protocol.slug}__s{self.seed}"
         return f"histories/{re.sub(r'[^A-Za-z0-9._-]', '-', name)}.npz"
 
     def describe(self) -> str:
@@ -457,7 +492,7 @@ def _report_evaluator(dataset: str, cache_dir: Path | None) -> TabularEvaluator:
 
 def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     """Run one search, save its history under ``out`` and return its ``runs.csv`` row."""
-    agent = make_agent(run.agent.name)
+    agent = make_agent(run.agent.name, **run.agent.kwargs)
     env = gym.make(
         run.agent.env_id,
         dataset=run.search_dataset,
@@ -491,7 +526,7 @@ def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[
     )
     return {
         **{column: summary[column] for column in ("best_arch", "queries_to_best", "n_queries", "sim_time")},
-        "agent": run.agent.name,
+        "agent": run.agent.label,
         "env": run.agent.env_id,
         "dataset": run.dataset,
         "budget": run.protocol.budget,
@@ -667,7 +702,9 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
     (:func:`~nasgym.selection.incumbents`) and tables: the selected architecture after each query, its reported
     accuracies (also the test accuracies imported since the run), and the row's columns that follow
     from them. The queries themselves are kept: no agent sees what is selected, so they are what a
-    re-run would make. Rewrites the histories and ``runs.csv`` atomically, then the report.
+    re-run would make. Rewrites the histories whose best-so-far curves changed and ``runs.csv``,
+    atomically, then the report. Observations stored as float32 (older histories) are matched to
+    the table values they are (:func:`full_precision`), so the result is what a re-run would give.
 
     :param out: a folder written by :func:`run_bench`.
     :param cache_dir: table cache; ``None``: ``$NASGYM_CACHE_DIR`` or the user cache.
@@ -691,14 +728,14 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
         best_indices, _ = incumbents(indices, observed)
         reporter = _report_evaluator(row["dataset"], cache_dir)
         report = reporter.evaluate(best_indices, np.random.default_rng(0))
-        history.update(
-            valid_acc=observed,
-            best_valid_acc=report["valid_acc"].astype(np.float32),
-            best_test_acc=report["test_acc"].astype(np.float32),
-        )
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(partial, **history)
-        os.replace(partial, path)
+        best_curves = {
+            "best_valid_acc": report["valid_acc"].astype(np.float32),
+            "best_test_acc": report["test_acc"].astype(np.float32),
+        }
+        if any(not np.array_equal(history[key], curve, equal_nan=True) for key, curve in best_curves.items()):
+            partial = path.with_name(path.name + ".partial.npz")  # only what changed: no churn in results kept in git
+            np.savez_compressed(partial, **{**history, **best_curves})
+            os.replace(partial, path)
         best = int(best_indices[-1])
         chosen = indices == best
         row.update(
@@ -710,6 +747,9 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
             queries_to_best=str(int(np.argmax(chosen)) + 1),
         )
     write_runs(runs_csv, rows)
+    _record_command(
+        out, {"command": shlex.join(["nasgym", "bench", "--rescore", "--out", str(out)]), "runs_rescored": len(rows)}
+    )
     write_report(out)
     return len(rows)
 
@@ -776,20 +816,31 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
         if runs_csv.exists():
             sort_runs(runs_csv)
     report = BenchReport(len(pending) - len(failures), len(runs) - len(pending), failures, time.perf_counter() - start)
-    with open(out / "commands.jsonl", "a") as file:
-        record_line = {
+    _record_command(
+        out,
+        {
             "command": config.command_line(),
-            "nasgym_version": nasgym.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "workers": workers,
             "runs_completed": report.completed,
             "runs_skipped": report.skipped,
             "runs_failed": len(failures),
             "wall_time_s": round(report.wall_time, 1),
-        }
-        file.write(json.dumps(record_line) + "\n")
+        },
+    )
     write_report(out)
     return report
+
+
+def _record_command(out: Path, record: dict[str, Any]) -> None:
+    """Append one invocation to ``out/commands.jsonl``, with the nasgym version and the date."""
+    line = {
+        "command": record["command"],
+        "nasgym_version": nasgym.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **record,
+    }
+    with open(out / "commands.jsonl", "a") as file:
+        file.write(json.dumps(line) + "\n")
 
 
 def _write_failures(path: Path, failures: list[RunOutcome]) -> None:
@@ -801,7 +852,7 @@ def _write_failures(path: Path, failures: list[RunOutcome]) -> None:
         for outcome in failures:
             run = outcome.run
             entry = {
-                "agent": run.agent.name,
+                "agent": run.agent.label,
                 "env": run.agent.env_id,
                 "dataset": run.dataset,
                 **dataclasses.asdict(run.protocol),

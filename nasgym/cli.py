@@ -36,16 +36,13 @@ def _positive_int(text: str) -> int:
 
 
 def _agent_arg(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> (key, value); the value is read as JSON when it parses (numbers, lists,
-    true/false/null), else kept as a string (paths, names)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY an argument name, got {text!r}")
+    """``KEY=VALUE`` -> (key, value), as :func:`nasgym.agents._utils.parse_keyword_argument` reads it."""
+    from nasgym.agents._utils import parse_keyword_argument
+
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key, value
+        return parse_keyword_argument(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -89,7 +86,7 @@ def _budget_list(text: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
-    from nasgym.bench import BenchConfig, rescore, run_bench, write_report
+    from nasgym.bench import BenchConfig, rescore, run_bench, split_agents, write_report
 
     if args.plot_only and args.rescore:
         raise ValueError("--plot-only and --rescore: give one (--rescore rebuilds the report too)")
@@ -115,7 +112,7 @@ def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
         raise ValueError("--agents and --seeds are required (unless --plot-only or --rescore)")
     budgets = args.budgets if args.budgets is not None else ([] if args.sim_time is not None else [500])
     config = BenchConfig(
-        agents=_comma_list(args.agents),
+        agents=split_agents(args.agents),
         datasets=_comma_list(args.datasets),
         budgets=budgets,
         seeds=args.seeds,
@@ -208,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--agents",
-        help="comma-separated agents, NAME (its first flavour) or NAME@Flavour, e.g. random,rea,sb3:PPO@Sequential",
+        help="comma-separated agents: NAME (its first flavour) or NAME@Flavour, each optionally with arguments "
+        "NAME[KEY=VALUE,...], e.g. random,rea,reinforce[lr=0.05],sb3:PPO@Sequential",
     )
     bench.add_argument(
         "--datasets", default="cifar10,cifar100,ImageNet16-120", help="comma-separated (default: all three)"

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 
 import gymnasium as gym
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import selected_by_definition
 
-from nasgym.agents import AGENTS, RandomSearch
+from nasgym.agents import AGENTS, RandomSearch, make_agent
 from nasgym.bench import (
     COLUMNS,
     RUN_COLUMNS,
@@ -22,8 +23,10 @@ from nasgym.bench import (
     SimTimeLimit,
     curve_on_grid,
     mean_and_band,
+    parse_agent,
     rescore,
     run_bench,
+    split_agents,
 )
 from nasgym.cli import main
 from nasgym.evaluators import TabularEvaluator
@@ -136,12 +139,9 @@ def test_rescore_recomputes_rows_from_histories(grid, tmp_path):
         writer.writerows(stale)
     assert bench("--rescore", "--out", str(out))[0] == 0
     assert read_rows(out) == fresh
-    rescored = np.load(path)
-    assert (
-        rescored["valid_acc"].dtype == np.float64
-        and rescored["valid_acc"].tolist() == np.load(source / row["history"])["valid_acc"].tolist()
-    )  # the float64 observations, recovered from the tables
-    assert rescored["best_valid_acc"].tolist() == np.load(source / row["history"])["best_valid_acc"].tolist()
+    rescored, original = np.load(path), np.load(source / row["history"])
+    assert rescored["best_valid_acc"].tolist() == original["best_valid_acc"].tolist()
+    assert rescored["valid_acc"].dtype == np.float32  # the observations are left as they were
     history["valid_acc"] = np.full_like(history["valid_acc"], 12.5)  # no seed of any arch observed that
     np.savez_compressed(path, **history)
     with pytest.raises(ValueError, match="none of its seeds' values"):
@@ -269,6 +269,44 @@ def test_bad_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_agent_arguments_make_runs_of_their_own(tmp_path):
+    text = "rea[population_size=4, sample_size=2]"
+    assert split_agents(f"random,{text},sb3:PPO@Sequential") == ["random", text, "sb3:PPO@Sequential"]
+    spec = parse_agent(text)
+    assert (spec.label, spec.flavour, spec.kwargs) == (
+        "rea[population_size=4,sample_size=2]",
+        "Global",
+        {
+            "population_size": 4,
+            "sample_size": 2,
+        },
+    )
+    config = BenchConfig([text, "rea"], ["cifar10"], [12], seeds=1, out=tmp_path / "out", workers=1)
+    run_bench(config, progress=False)
+    rows = {row["agent"]: row for row in read_rows(tmp_path / "out")}
+    assert set(rows) == {"rea", "rea[population_size=4,sample_size=2]"}
+    direct = make_agent("rea", population_size=4, sample_size=2).run(
+        gym.make("NAS-Bench-201-Global-v0", budget=12), seed=0
+    )
+    history = np.load(tmp_path / "out" / rows[spec.label]["history"])
+    assert history["index"].tolist() == [q["index"] for q in direct.queries]  # the agent got its arguments
+    assert "| rea[population_size=4,sample_size=2] | 12 queries |" in (tmp_path / "out" / "table.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("reinforce[lr=-1]", "lr must be"),
+        ("reinforce[nope=1]", "unexpected keyword argument 'nope'"),
+        ("reinforce[lr]", "expected KEY=VALUE"),
+        ("reinforce[lr=0.1", "is not NAME, NAME[KEY=VALUE,...]"),
+    ],
+)
+def test_bad_agent_arguments_are_clear_errors(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_agent(text)
 
 
 def test_missing_12_epoch_data_and_missing_folder_are_clear_errors(tmp_path, tmp_cache):

@@ -22,69 +22,91 @@ import numpy as np
 #: observations and a single one, say) can differ in their last bits, and would otherwise break a
 #: tie by rounding error instead of by query order
 COMPARE_DECIMALS = 9
+#: means further apart than this compare the same rounded or not (rounding moves each by at most
+#: half a unit of the last decimal): the per-query path skips the rounding for them
+_CLEAR_GAP = 2 * 10.0**-COMPARE_DECIMALS
 
 
 class Incumbent:
     """The mean observed validation accuracy of every queried architecture, and the best of them.
 
     Means are compared to :data:`COMPARE_DECIMALS` decimals; ties go to the architecture queried
-    first; an architecture whose mean is NaN never leads.
+    first; an architecture whose mean is NaN never leads. :meth:`observe` runs on every env step,
+    so it costs a dict lookup and a comparison unless the query comes close to the incumbent.
 
     :ivar index: the incumbent's index (-1 before any observation).
     :ivar mean: its mean observed validation accuracy (``-inf`` before any observation).
     """
 
     def __init__(self) -> None:
-        self._sums: dict[int, float] = {}
-        self._counts: dict[int, int] = {}
-        self._order: dict[int, int] = {}  # first-query position
+        self._stats: dict[int, list] = {}  # index -> [sum, count, first-query position]
         self.index = -1
         self.mean = -math.inf
-        self._key: tuple[float, int] = (-math.inf, 0)  # the incumbent's rank
 
     def observe(self, index: int, valid_acc: float) -> bool:
         """Record one observation of architecture ``index``; return whether the incumbent changed."""
-        self._sums[index] = self._sums.get(index, 0.0) + valid_acc
-        self._counts[index] = self._counts.get(index, 0) + 1
-        self._order.setdefault(index, len(self._order))
-        key = self._rank(index)
-        previous = self.index
-        if index != previous:
-            if key <= self._key:
+        all_stats = self._stats
+        stats = all_stats.get(index)
+        if stats is None:  # a new architecture: the common case, kept short
+            all_stats[index] = [valid_acc, 1, len(all_stats)]
+            if valid_acc < self.mean - _CLEAR_GAP:
                 return False
-            self.index, self._key = index, key
-        elif key >= self._key:  # still leading
-            self._key = key
-        else:  # fell: another may lead now
-            self.index = max(self._sums, key=self._rank)
-            self._key = self._rank(self.index)
-            if self._key[0] == -math.inf:  # every mean is NaN
-                self.index, self.mean, self._key = -1, -math.inf, (-math.inf, 0)
+            mean = valid_acc
+        else:
+            stats[0] += valid_acc
+            stats[1] += 1
+            mean = stats[0] / stats[1]
+        if index != self.index:
+            if mean > self.mean + _CLEAR_GAP:  # clearly ahead (NaN never is)
+                self.index, self.mean = index, mean
                 return True
-        self.mean = self.mean_of(self.index)
-        return self.index != previous
+            if mean < self.mean - _CLEAR_GAP or self.index < 0 or self._rank(index) <= self._rank(self.index):
+                return False  # behind, NaN with nothing to beat, or tied but queried later
+            self.index, self.mean = index, mean
+            return True
+        if mean >= self.mean:  # rounding keeps the order: it still leads
+            self.mean = mean
+            return False
+        leader = self._leader()  # fell: another may lead now
+        if leader < 0:  # every mean is NaN
+            self.index, self.mean = -1, -math.inf
+            return True
+        self.index, self.mean = leader, self.mean_of(leader)
+        return leader != index
+
+    def _leader(self) -> int:
+        """The best architecture by :meth:`_rank`, found by raw means first (one cheap pass), then
+        ranked among those within rounding of the best (-1 if every mean is NaN)."""
+        means = {index: total / count for index, (total, count, _) in self._stats.items()}
+        top = max((mean for mean in means.values() if mean == mean), default=math.nan)
+        if top != top:
+            return -1
+        close = [index for index, mean in means.items() if mean >= top - _CLEAR_GAP]
+        return max(close, key=self._rank)
 
     def _rank(self, index: int) -> tuple[float, int]:
         """Higher is better: the rounded mean, then the earlier first query (NaN ranks below all)."""
-        mean = round(self._sums[index] / self._counts[index], COMPARE_DECIMALS)
-        return (-math.inf if math.isnan(mean) else mean, -self._order[index])
+        total, count, position = self._stats[index]
+        mean = round(total / count, COMPARE_DECIMALS)
+        return (-math.inf if math.isnan(mean) else mean, -position)
 
     def count(self, index: int) -> int:
         """How many times architecture ``index`` was observed (0 if never)."""
-        return self._counts.get(index, 0)
+        stats = self._stats.get(index)
+        return stats[1] if stats else 0
 
     def mean_of(self, index: int) -> float:
         """The mean observed validation accuracy of architecture ``index`` (``KeyError`` if never observed)."""
-        return self._sums[index] / self._counts[index]
+        total, count, _ = self._stats[index]
+        return total / count
 
     def items(self) -> Iterator[tuple[int, float, int]]:
         """``(index, mean, count)`` of every observed architecture, in first-query order."""
-        for index, total in self._sums.items():
-            count = self._counts[index]
+        for index, (total, count, _) in self._stats.items():
             yield index, total / count, count
 
     def __len__(self) -> int:
-        return len(self._sums)
+        return len(self._stats)
 
 
 def incumbents(indices: Sequence[int] | np.ndarray, observed: Sequence[float] | np.ndarray) -> tuple[np.ndarray, ...]:

@@ -107,6 +107,8 @@ class SearchHistory:
         if incumbent.observe(index, valid_acc):
             self.best_index = incumbent.index
             self.best_arch = self._arch_string(incumbent.index) if incumbent.index >= 0 else ""
+        elif index != self.best_index:  # nothing about the best changed
+            return self._update_top_k(index, valid_acc)
         self.best_valid_acc = incumbent.mean
         self.best_test_acc = self._test_accs[self.best_index] if self.best_index >= 0 else math.nan
         self._update_top_k(index, valid_acc)

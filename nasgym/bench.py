@@ -715,6 +715,9 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
     if not runs_csv.exists():
         raise FileNotFoundError(f"out: {runs_csv} does not exist; run the grid first")
     rows = read_runs(runs_csv)
+    missing = missing_histories(out, rows)
+    if missing:
+        raise FileNotFoundError(f"out: rescoring needs every run's history, and {_missing_text(out, rows, missing)}")
     for row in rows:
         protocol = row_protocol(row)
         searched = protocol.search_dataset or row["dataset"]
@@ -1094,6 +1097,7 @@ def write_report(out: Path | str) -> str:
     rows = read_runs(runs_csv)
     failures = len(_read_jsonl(out / "failures.jsonl"))
     table = format_table(rows, _read_jsonl(out / "commands.jsonl"), failures)
+    missing = missing_histories(out, rows)
     try:
         import matplotlib  # noqa: F401  (an optional dependency: the table needs none)
     except ImportError:
@@ -1103,9 +1107,30 @@ def write_report(out: Path | str) -> str:
     else:
         groups = group_runs(rows)
         for axis, name in PLOT_FILES.items():
-            if plot_anytime(out, groups, axis) is None:  # no runs of that kind: no stale plot either
+            if missing:  # the plots need every history: keep those drawn when they were all there
+                if (out / name).exists():
+                    table += _plot_link(axis, name)
+            elif plot_anytime(out, groups, axis) is None:  # no runs of that kind: no stale plot either
                 (out / name).unlink(missing_ok=True)
             else:
-                table += f"\n![best-so-far against {axis.replace('_', ' ')}]({name})\n"
+                table += _plot_link(axis, name)
+        if missing:
+            warnings.warn(f"{_missing_text(out, rows, missing)}: the anytime plots are left as they are", stacklevel=2)
     (out / "table.md").write_text(table)
     return table
+
+
+def _plot_link(axis: str, name: str) -> str:
+    return f"\n![best-so-far against {axis.replace('_', ' ')}]({name})\n"
+
+
+def missing_histories(out: Path, rows: list[dict[str, str]]) -> list[str]:
+    """The ``history`` files of ``rows`` that ``out`` does not hold (folders committed without them)."""
+    return [row["history"] for row in rows if not (out / row["history"]).exists()]
+
+
+def _missing_text(out: Path, rows: list[dict[str, str]], missing: list[str]) -> str:
+    return (
+        f"{len(missing)} of the {len(rows)} runs in {out} have no history (e.g. {missing[0]}); the grid's "
+        f"commands in {out / 'commands.jsonl'} rebuild them"
+    )

@@ -271,6 +271,20 @@ def test_bad_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys
     assert not out.exists()
 
 
+def test_a_folder_without_histories_keeps_its_plots_and_refuses_to_rescore(grid, tmp_path):
+    source, _, _ = grid
+    out = tmp_path / "grid"
+    shutil.copytree(source, out)
+    plot = (out / "anytime.png").read_bytes()
+    history = read_rows(out)[0]["history"]
+    (out / history).unlink()
+    with pytest.warns(UserWarning, match=rf"1 of the 8 runs in .* have no history \(e\.g\. {history}\)"):
+        assert bench("--plot-only", "--out", str(out))[0] == 0
+    assert (out / "anytime.png").read_bytes() == plot and "(anytime.png)" in (out / "table.md").read_text()
+    with pytest.raises(FileNotFoundError, match="rescoring needs every run's history"):
+        rescore(out)
+
+
 def test_agent_arguments_make_runs_of_their_own(tmp_path):
     text = "rea[population_size=4, sample_size=2]"
     assert split_agents(f"random,{text},sb3:PPO@Sequential") == ["random", text, "sb3:PPO@Sequential"]

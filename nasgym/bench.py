@@ -718,17 +718,19 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
     missing = missing_histories(out, rows)
     if missing:
         raise FileNotFoundError(f"out: rescoring needs every run's history, and {_missing_text(out, rows, missing)}")
+    reward_tables: dict[tuple[str, int], np.ndarray] = {}  # (searched dataset, fidelity) -> valid_acc seeds
     for row in rows:
         protocol = row_protocol(row)
-        searched = protocol.search_dataset or row["dataset"]
-        reward = TabularEvaluator(SPACE, searched, "seed", protocol.fidelity, cache_dir)
+        searched = (protocol.search_dataset or row["dataset"], protocol.fidelity)
+        if searched not in reward_tables:
+            reward = TabularEvaluator(SPACE, searched[0], "seed", protocol.fidelity, cache_dir)
+            reward_tables[searched] = reward.table.values(FIDELITY_METRICS[protocol.fidelity]["valid_acc"])
         path = out / row["history"]
         with np.load(path) as stored:
             history = dict(stored)
         indices = history["index"].astype(np.int64)
-        table = reward.table.values(FIDELITY_METRICS[protocol.fidelity]["valid_acc"])
-        observed = full_precision(table, indices, history["valid_acc"])
-        best_indices, _ = incumbents(indices, observed)
+        observed = full_precision(reward_tables[searched], indices, history["valid_acc"])
+        best_indices, means = incumbents(indices, observed)
         reporter = _report_evaluator(row["dataset"], cache_dir)
         report = reporter.evaluate(best_indices, np.random.default_rng(0))
         best_curves = {
@@ -740,14 +742,13 @@ def rescore(out: Path | str, cache_dir: Path | None = None) -> int:
             np.savez_compressed(partial, **{**history, **best_curves})
             os.replace(partial, path)
         best = int(best_indices[-1])
-        chosen = indices == best
         row.update(
             best_arch=reporter.space.arch_string(best),
             best_index=str(best),
             best_valid_acc=str(float(report["valid_acc"][-1])),
             best_test_acc=str(float(report["test_acc"][-1])),
-            best_valid_acc_observed=str(sum(observed[chosen].tolist()) / int(chosen.sum())),  # as Incumbent sums
-            queries_to_best=str(int(np.argmax(chosen)) + 1),
+            best_valid_acc_observed=str(float(means[-1])),
+            queries_to_best=str(int(np.argmax(indices == best)) + 1),
         )
     write_runs(runs_csv, rows)
     _record_command(

@@ -193,3 +193,71 @@ def test_space_constructor_checks():
         SearchSpace("bad", ["a", "b"], [("x",)])
     with pytest.raises(ValueError, match="at least one choice"):
         SearchSpace("bad", ["a"], [()])
+
+
+# --- the public API agents rely on ----------------------------------------------------------------
+def test_radix_weights_public_and_read_only(space):
+    assert space.radix_weights.tolist() == [5**5, 5**4, 5**3, 5**2, 5, 1]
+    with pytest.raises(ValueError):
+        space.radix_weights[0] = 1
+    choices = np.array([[1, 2, 3, 4, 0, 1], [4, 4, 4, 4, 4, 4]])
+    np.testing.assert_array_equal(choices @ space.radix_weights, space.index_of(choices))
+    assert type(space.size) is int and space.enumerable and space.is_product
+
+
+def test_sample_is_the_draws_of_integers_per_architecture(space):
+    one = space.sample(np.random.default_rng(3))
+    assert one.shape == (6,)
+    np.testing.assert_array_equal(one, np.random.default_rng(3).integers(0, space.n_choices))
+    rng = np.random.default_rng(4)
+    expected = np.stack([rng.integers(0, space.n_choices) for _ in range(5)])
+    np.testing.assert_array_equal(space.sample(np.random.default_rng(4), 5), expected)
+    with pytest.raises(ValueError, match="n must be"):
+        space.sample(np.random.default_rng(0), -1)
+
+
+def test_sample_of_a_non_product_space_is_uniform_and_canonical():
+    convnet = get_space("convnet")
+    drawn = convnet.sample(np.random.default_rng(0), 20_000)
+    np.testing.assert_array_equal(drawn, convnet.canonical(drawn))
+    depth_counts = np.bincount(drawn[:, 0], minlength=5) / len(drawn)
+    expected = 4.0 ** np.arange(1, 6) / convnet.size  # uniform over networks, not over choice vectors
+    np.testing.assert_allclose(depth_counts, expected, atol=0.01)
+
+
+def test_neighbours_of_a_product_space(space):
+    centre = np.array([1, 2, 3, 4, 0, 1])
+    rows = space.neighbours(centre)
+    assert rows.shape == (24, 6)
+    assert ((rows != centre).sum(axis=1) == 1).all()
+    assert len(set(space.index_of(rows).tolist())) == 24
+    assert rows[0].tolist() == [0, 2, 3, 4, 0, 1] and rows[-1].tolist() == [1, 2, 3, 4, 0, 4]
+
+
+def test_neighbours_of_a_non_product_space_are_canonical_and_distinct():
+    convnet = get_space("convnet")
+    one_layer = convnet.choices_of(0)  # k3c32
+    rows = convnet.neighbours(one_layer)
+    # depth 2..5 (new layers at choice 0), kernel 1, channels 1: the padded decisions change nothing
+    assert [convnet.to_string(r) for r in rows] == [
+        "k3c32-k3c32", "k3c32-k3c32-k3c32", "k3c32-k3c32-k3c32-k3c32", "k3c32-k3c32-k3c32-k3c32-k3c32",
+        "k5c32", "k3c64",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(rows, convnet.canonical(rows))
+
+
+def test_large_space_never_enumerates_and_indices_stay_exact():
+    big = SearchSpace("big", [f"d{i}" for i in range(20)], [tuple("abcdefgh")] * 20)
+    assert big.size == 8**20 and type(big.size) is int and not big.enumerable
+    with pytest.raises(ValueError, match="enumerate"):
+        big.enumerate()
+    last = np.full(20, 7)
+    assert int(big.index_of(last)) == big.size - 1
+    np.testing.assert_array_equal(big.choices_of(big.size - 1), last)
+    with pytest.raises(ValueError, match="index"):
+        big.choices_of(big.size)
+
+
+def test_space_too_large_for_int64_is_refused():
+    with pytest.raises(ValueError, match="int64"):
+        SearchSpace("huge", [f"d{i}" for i in range(64)], [("0", "1")] * 64)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+
+#: spaces with more architectures than this are never enumerated (:attr:`SearchSpace.enumerable`):
+#: one int64 choice vector per architecture would take gigabytes.
+ENUMERATE_LIMIT = 10**7
+#: canonical indices are int64: a space must hold fewer architectures than this.
+INDEX_LIMIT = 2**63
 
 #: arch strings already formatted, per kind of space (class, decisions, choices), shared by every
 #: instance in the process: the envs print one per step, and a dict hit costs ~1/30 of formatting.
@@ -34,18 +41,47 @@ class SearchSpace:
         self.name = name
         self.decision_names = tuple(decision_names)
         self.choices = tuple(tuple(c) for c in choices)
-        self.n_choices = np.array([len(c) for c in self.choices], dtype=np.int64)
-        self.max_choices = int(self.n_choices.max())
+        self._n_choices_list = [len(c) for c in self.choices]
+        # in Python ints, so that a space too large for int64 indices is refused, not wrapped around
+        product = math.prod(self._n_choices_list)
+        if product >= INDEX_LIMIT:
+            raise ValueError(
+                f"choices: a space of {product} choice vectors does not fit int64 canonical indices "
+                f"(at most {INDEX_LIMIT - 1}); split it into smaller spaces or give it a non-integer key"
+            )
+        self.n_choices = np.array(self._n_choices_list, dtype=np.int64)
+        self.max_choices = max(self._n_choices_list)
         # weight of each decision in the canonical index: the product of the radices after it
-        self._radix_weights = np.concatenate([np.cumprod(self.n_choices[::-1])[::-1][1:], [1]]).astype(np.int64)
-        self.size = int(np.prod(self.n_choices))
-        self._weights_list = [int(w) for w in self._radix_weights]
-        self._n_choices_list = [int(n) for n in self.n_choices]
-        self._arch_strings = _ARCH_STRINGS.setdefault((type(self), self.decision_names, self.choices), {})
+        self._weights_list = [math.prod(self._n_choices_list[d + 1 :]) for d in range(len(self.choices))]
+        self._radix_weights = np.array(self._weights_list, dtype=np.int64)
+        self._radix_weights.flags.writeable = False
+        #: number of architectures (a Python int); subclasses that are not plain products set their own
+        self.size: int = product
+        # arch strings are cached per space kind only where the cache is bounded by the space
+        self._arch_strings = (
+            _ARCH_STRINGS.setdefault((type(self), self.decision_names, self.choices), {}) if self.enumerable else None
+        )
 
     @property
     def n_decisions(self) -> int:
         return len(self.decision_names)
+
+    @property
+    def radix_weights(self) -> np.ndarray:
+        """Weight of each decision in the mixed-radix product index (read-only int64 array): the
+        product of the numbers of choices of the decisions after it. For a plain product space
+        ``index_of(choices) == choices @ radix_weights``."""
+        return self._radix_weights
+
+    @property
+    def is_product(self) -> bool:
+        """Whether every choice vector is a distinct architecture (a plain product of decisions)."""
+        return self.size == math.prod(self._n_choices_list)
+
+    @property
+    def enumerable(self) -> bool:
+        """Whether :meth:`enumerate` may be called (at most :data:`ENUMERATE_LIMIT` architectures)."""
+        return self.size <= ENUMERATE_LIMIT
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, decisions={self.n_decisions}, size={self.size})"
@@ -89,8 +125,64 @@ class SearchSpace:
         return (arr[..., None] // self._radix_weights) % self.n_choices
 
     def enumerate(self) -> np.ndarray:
-        """All architectures as one (size, n_decisions) int64 array, row i = canonical index i."""
+        """All architectures as one (size, n_decisions) int64 array, row i = canonical index i.
+
+        :raises ValueError: if the space is not :attr:`enumerable`.
+        """
+        if not self.enumerable:
+            raise ValueError(
+                f"space {self.name!r} holds {self.size:.3e} architectures, more than the {ENUMERATE_LIMIT:.0e} "
+                "that enumerate() lists; draw architectures with sample() or walk them with neighbours()"
+            )
         return self.choices_of(np.arange(self.size, dtype=np.int64))
+
+    def canonical(self, choices: np.ndarray) -> np.ndarray:
+        """The canonical choice vector of each architecture (the identity for a plain product)."""
+        return self.check_choices(choices)
+
+    def sample(self, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+        """Architectures drawn uniformly at random, as canonical choice vectors.
+
+        For a plain product this is one ``rng.integers(0, n_choices)`` draw per architecture
+        (shape ``(n_decisions,)`` when ``n`` is None, else ``(n, n_decisions)``), the same draws
+        as ``n`` such calls. Other spaces draw uniform canonical indices, so every architecture is
+        equally likely however many choice vectors name it.
+
+        :param rng: the caller's generator (all randomness comes from it).
+        :param n: number of architectures, or None for one vector.
+        """
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+            raise ValueError(f"n must be None or an integer >= 0, got {n!r}")
+        if self.is_product:
+            return rng.integers(0, self.n_choices, size=None if n is None else (int(n), self.n_decisions))
+        return self.choices_of(rng.integers(0, self.size, size=n, dtype=np.int64))
+
+    def neighbours(self, choices: np.ndarray) -> np.ndarray:
+        """Every architecture one decision away from ``choices``, as canonical choice vectors.
+
+        Rows go decision by decision, choices in increasing order; changes that leave the
+        architecture as it is (a choice the architecture ignores) or repeat an earlier row are
+        dropped. For NAS-Bench-201: 6 edges x 4 other ops = 24 rows.
+
+        :param choices: one choice vector.
+        """
+        centre = self.canonical(choices)
+        if centre.ndim != 1:
+            raise ValueError(f"choices must be one choice vector of shape ({self.n_decisions},), got {centre.shape}")
+        rows = []
+        for decision, n in enumerate(self._n_choices_list):
+            for choice in range(n):
+                if choice != centre[decision]:
+                    row = centre.copy()
+                    row[decision] = choice
+                    rows.append(row)
+        candidates = self.canonical(np.array(rows, dtype=np.int64).reshape(-1, self.n_decisions))
+        if self.is_product:
+            return candidates
+        keys = self.index_of(candidates).tolist()
+        seen = {int(self.index_of(centre))}
+        keep = [k for k, key in enumerate(keys) if not (key in seen or seen.add(key))]
+        return candidates[keep]
 
     # --- encodings ----------------------------------------------------------------------------
     def one_hot(self, choices: np.ndarray) -> np.ndarray:
@@ -113,7 +205,7 @@ class SearchSpace:
 
     def arch_string(self, index: int) -> str:
         """Readable string of one architecture given by canonical index (pure Python: per-step path)."""
-        if type(index) is int:  # cached (other index types are rare: format them each time)
+        if type(index) is int and self._arch_strings is not None:  # cached (other types are rare)
             text = self._arch_strings.get(index)
             if text is None:
                 text = self._arch_strings[index] = self._arch_string(index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import numpy as np
 
 from nasgym.agents._utils import agent_rng, check_float, check_int, torch_seed
 from nasgym.agents.base import TorchSearchAgent
+
+#: what a file of L2NAS.save() holds
+_POLICY_KEYS = frozenset({"format", "obs_dim", "action_dim", "hidden_sizes", "actor", "critic"})
 
 
 def check_tau(tau: object) -> float:
@@ -185,12 +189,20 @@ class L2NAS(TorchSearchAgent):
         """
         import torch
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"pretrained must be the path of an L2NAS.save() file, got {path!r}")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"pretrained L2NAS policy {str(path)!r} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != "nasgym-l2nas-v1":
-            raise ValueError(f"{str(path)!r} is not an L2NAS policy written by L2NAS.save()")
+        not_a_policy = f"pretrained L2NAS policy {str(path)!r} is not a file written by L2NAS.save()"
+        try:  # weights only: a file's pickled code never runs here
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except OSError:
+            raise
+        except Exception:  # torch's own message would advise weights_only=False, i.e. running the file's code
+            raise ValueError(f"{not_a_policy} (or it is damaged); nothing of it was loaded") from None
+        if not isinstance(state, dict) or state.get("format") != "nasgym-l2nas-v1" or _POLICY_KEYS - set(state):
+            raise ValueError(not_a_policy)
         if tuple(state["hidden_sizes"]) != self.hidden_sizes:
             raise ValueError(
                 f"pretrained policy has hidden_sizes {tuple(state['hidden_sizes'])}, this agent {self.hidden_sizes}; "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 RewardFn = Callable[[Mapping[str, float]], float]
 REWARD_NAMES = ("valid_acc", "normalized")
 
@@ -30,10 +32,45 @@ class NormalizedReward:
         return 100.0 ** (metrics["valid_acc"] / self.acc_max) / 100.0 - 1.0
 
 
+class CheckedReward:
+    """A user's reward callable, whose every answer must be a finite real number.
+
+    An env hands its reward to agents that learn from it: a string, ``None``, NaN or an infinity
+    would fail far from its cause (or not at all, in a NaN-poisoned policy), so it fails here,
+    naming ``reward``.
+
+    :param fn: the callable given as the env's ``reward`` argument.
+    """
+
+    def __init__(self, fn: RewardFn) -> None:
+        self.fn = fn
+
+    def __call__(self, metrics: Mapping[str, float]) -> float:
+        value = self.fn(metrics)
+        try:  # a number, or a scalar that converts to one (a 0-d array, a torch scalar); no str, no bool
+            number = None if isinstance(value, (bool, np.bool_, str, bytes)) else float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None:
+            raise TypeError(f"reward callable {self.fn!r} must return a real number, got {value!r}")
+        value = number
+        if not math.isfinite(value):
+            raise ValueError(
+                f"reward callable {self.fn!r} returned {value!r} (on valid_acc {metrics.get('valid_acc')!r}); "
+                "a reward must be a finite number"
+            )
+        return value
+
+
 def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
-    """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable."""
+    """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable (whose
+    answers are checked by :class:`CheckedReward`)."""
     if callable(reward):
-        return reward
+        return CheckedReward(reward)
+    if not isinstance(reward, str):
+        raise TypeError(
+            f"reward must be a name from {list(REWARD_NAMES)} or a callable on the metrics dict, got {reward!r}"
+        )
     if reward == "valid_acc":
         return valid_acc_reward
     if reward == "normalized":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,14 @@ def make_evaluator(
     :param live_kwargs: arguments of :class:`~nasgym.evaluators.live.LiveEvaluator` (``epochs``,
         ``batch_size``, ``device``, ``data_dir``, ``workers``, ...); only ``"live"`` takes them.
     """
+    # types first, so a wrong one is named here rather than failing deep in a path or a dict lookup
+    for name, value in (("space", space), ("dataset", dataset), ("noise", noise)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a folder path (str or os.PathLike) or None, got {cache_dir!r}")
+    if not isinstance(evaluator, (str, Evaluator)):
+        raise TypeError(f"evaluator must be 'tabular', 'live', 'synthetic' or an Evaluator instance, got {evaluator!r}")
     if evaluator == "live":
         from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
 
@@ -41,6 +50,8 @@ def make_evaluator(
     if live_kwargs:  # a TypeError, as for any unexpected keyword (SB3's make_vec_env relies on it)
         raise TypeError(f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' takes more")
     if evaluator == "tabular":
+        if isinstance(fidelity, bool) or not isinstance(fidelity, (int, np.integer)):
+            raise TypeError(f"fidelity must be an integer number of epochs, got {fidelity!r}")
         return TabularEvaluator(space, dataset, noise=noise, fidelity=fidelity, cache_dir=cache_dir)
     if evaluator == "synthetic":
         return SyntheticEvaluator(space, dataset, noise=noise)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +75,24 @@ class LiveEvaluator:
         own = ("space", "dataset", "data_dir", "executor", "workers", "ray_address", "store", "cache_dir")
         self.config = TrainConfig.from_kwargs(also_accepted=own, **train_kwargs)
         self.config_hash = self.config.config_hash(dataset)
+        # checked here, before a store is opened, rather than where each is first used (a pool of 0
+        # workers divided by zero at the first query)
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor {executor!r} is unknown; accepted: {list(EXECUTORS)}")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1):
+            raise ValueError(f"workers must be an integer >= 1 (or None: one per GPU, else per core), got {workers!r}")
+        if ray_address is not None and not isinstance(ray_address, str):
+            raise TypeError(f"ray_address must be a string (or None: a local Ray), got {ray_address!r}")
+        if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+            raise TypeError(f"data_dir must be a folder path (str or os.PathLike) or None, got {data_dir!r}")
+        if store is not None and not isinstance(store, (str, os.PathLike, ResultStore)):
+            raise TypeError(f"store must be a ResultStore, a database file path or None, got {store!r}")
         self.data_dir = str(data_dir) if data_dir is not None else None
         if not isinstance(store, ResultStore):
             if store is None and cache_dir is not None:
                 store = Path(cache_dir) / STORE_FILE
             store = ResultStore(store)
         self.store = store
-        if executor not in EXECUTORS:
-            raise ValueError(f"executor {executor!r} is unknown; accepted: {list(EXECUTORS)}")
         self._executor_args = {"executor": executor, "workers": workers, "ray_address": ray_address}
         self._executor: Executor | None = None
         self.n_trained = 0  # architectures trained by this evaluator

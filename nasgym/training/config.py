@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 #: bump when training changes what a configuration means, so stored results are not reused.
@@ -22,6 +24,15 @@ SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 BASE_LR, BASE_BATCH_SIZE = 0.1, 256
 #: fields that describe how training runs rather than what it computes (left out of the hash).
 _EXECUTION_FIELDS = frozenset({"device", "amp", "channels_last", "num_threads", "progress"})
+
+#: annotation -> whether a value is of it (bool is no int here, and a float must be finite)
+_FIELD_TYPE_CHECKS = {
+    "int": lambda v: isinstance(v, Integral) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "None": lambda v: v is None,
+}
 
 
 def check_live_dataset(dataset: str) -> str:
@@ -72,6 +83,10 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):  # each value of its annotated type, named if not
+            value, accepted = getattr(self, field.name), field.type.split(" | ")
+            if not any(_FIELD_TYPE_CHECKS[kind](value) for kind in accepted):
+                raise TypeError(f"{field.name} must be {' or '.join(accepted)}, got {value!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

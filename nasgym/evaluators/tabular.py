@@ -46,8 +46,8 @@ class TabularEvaluator:
     :param dataset: dataset of the table.
     :param noise: ``"seed"`` draws one trained seed per query with the caller's rng, as NATS-Bench
         does; ``"mean"`` returns the mean over seeds, deterministically.
-    :param fidelity: training epochs of the validation accuracy: 200, or 12 where the 12-epoch
-        results were imported (``nasgym data import epoch12_valid_test.csv``).
+    :param fidelity: training epochs of the validation accuracy: 200, or 12 (NAS-Bench-201 ships
+        both); the table must hold that validation accuracy for every architecture.
     :param cache_dir: table cache directory; defaults to ``$NASGYM_CACHE_DIR`` or the user cache.
 
     The validation accuracy and the simulated cost (train time at that fidelity) come from the
@@ -76,11 +76,7 @@ class TabularEvaluator:
 
     def _bind(self, table) -> None:
         names = FIDELITY_METRICS[self.fidelity]
-        if names["valid_acc"] not in table:
-            raise ValueError(
-                f"fidelity {self.fidelity} needs the metric {names['valid_acc']!r}, which the {self.dataset} "
-                "table lacks; import it first (nasgym data import .../epoch12_valid_test.csv)"
-            )
+        table.require_complete(names["valid_acc"], f"fidelity {self.fidelity}")
         self.table = table
         nan = _nan_column(table.n_archs)
         self._valid = np.asarray(table.values(names["valid_acc"]))

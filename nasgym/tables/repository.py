@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nasgym.tables import nb201
+from nasgym.spaces.nb201 import NB201Space
+from nasgym.tables import graph, macro, nb201
+from nasgym.tables.importers.checks import DataImportError, accepted_values, first_violation
 from nasgym.tables.importers.csv_table import import_csv
 from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
 from nasgym.tables.importers.result import ImportResult
@@ -31,7 +33,12 @@ logger = logging.getLogger(__name__)
 BASE_SOURCE = "base"
 MERGED_SOURCE = "_merged"
 #: space name -> (datasets, fingerprint(dataset), build(dataset))
-_BASES = {"nb201": (nb201.DATASETS, nb201.base_fingerprint, nb201.build_base)}
+_BASES = {
+    "nb201": (nb201.DATASETS, nb201.base_fingerprint, nb201.build_base),
+    "nasbench-macro": (macro.DATASETS, macro.base_fingerprint, macro.build_base),
+    "nasbench-graph": (graph.DATASETS, graph.base_fingerprint, graph.build_base),
+    "nasbench-graph-proteins": (graph.PROTEINS_DATASETS, graph.base_fingerprint, graph.build_base),
+}
 SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
 
 
@@ -41,9 +48,13 @@ def _has_base(space: str, dataset: str) -> bool:
 
 def check_space_dataset(space: str, dataset: str, cache_dir: Path | str | None = None) -> None:
     """Raise a clear error unless (space, dataset) has embedded data or a built table in the cache."""
-    if _has_base(space, dataset) or TableStore(cache_dir).sources(space, dataset):
+    store = TableStore(cache_dir)
+    if _has_base(space, dataset) or store.sources(space, dataset):
         return
     built = "; tables of other spaces and datasets are built by training them: see 'nasgym data build --help'"
+    unlisted = store.unlisted(space, dataset)
+    if unlisted:
+        built += f" ({unlisted[0]} lacks its manifest.json: build or import it again, or delete it)"
     if space not in _BASES:
         raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}{built}")
     raise ValueError(
@@ -67,6 +78,15 @@ def available_tables(cache_dir: Path | str | None = None) -> list[tuple[str, str
 
 def _warn_rebuild(reason: CacheInvalid | str) -> None:
     message = f"nasgym table cache: {reason}; rebuilding it"
+    logger.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _warn_unlisted(folder: Path) -> None:
+    message = (
+        f"nasgym table cache: {folder} has no manifest.json, so its arrays are left out of the table; "
+        "import its file again ('nasgym data import') or delete that folder"
+    )
     logger.warning(message)
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
@@ -129,6 +149,9 @@ def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
     has_base = _has_base(space, dataset)
     if has_base:
         _ensure_base(store, space, dataset)
+    for folder in store.unlisted(space, dataset):
+        if folder.name not in (BASE_SOURCE, MERGED_SOURCE):  # those two are rebuilt below
+            _warn_unlisted(folder)
     sources = [s for s in store.sources(space, dataset) if s != MERGED_SOURCE]
     if has_base:
         sources.remove(BASE_SOURCE)
@@ -163,30 +186,68 @@ def clear_memory_cache() -> None:
 
 def import_paths(paths: list[Path | str], store: TableStore | None = None) -> list[ImportResult]:
     """Import benchmark files into the cache: CSV files with an arch-string column, or official
-    NATS-Bench topology directories. Returns what each import found."""
+    NATS-Bench topology directories. Returns what each import found.
+
+    Every file is read and checked before anything is written, so a bad file among several
+    leaves the cache as it was.
+
+    :raises DataImportError: a file breaks the rules of :mod:`nasgym.tables.importers.checks`
+        (its message names the file, the line or record, and what was expected).
+    :raises FileNotFoundError: a path does not exist.
+    """
     store = store or TableStore()
-    results = []
-    for raw in paths:
-        result = _import_path(raw)
+    results = [_import_path(raw) for raw in paths]
+    for result in results:
         _write_import(result, store)
-        results.append(result)
     clear_memory_cache()
     return results
 
 
 def _import_path(raw: Path | str) -> ImportResult:
-    """Run the importer that fits ``raw`` (a CSV file or a NATS-Bench directory)."""
+    """Run the importer that fits ``raw`` (a CSV file or a NATS-Bench directory), and check its result."""
     path = Path(raw).expanduser().resolve()
     if is_natsbench_dir(path):
-        return import_natsbench(path)
-    if path.is_file() and path.suffix.lower() == ".csv":
-        return import_csv(path)
-    if not path.exists():
+        importer = import_natsbench
+    elif path.is_file() and path.suffix.lower() == ".csv":
+        importer = import_csv
+    elif not path.exists():
         raise FileNotFoundError(f"path {str(raw)!r} does not exist")
-    raise ValueError(
-        f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
-        "directory holding meta.pickle.pbz2"
-    )
+    else:
+        raise DataImportError(
+            f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
+            "directory holding meta.pickle.pbz2"
+        )
+    try:
+        result = importer(path)
+    except (OSError, LookupError, TypeError, AttributeError) as exc:
+        # the importers check what they read; this names the file should a case slip through
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DataImportError(f"{path}: cannot be imported ({type(exc).__name__}: {exc})") from None
+    _check_result(result, path)
+    return result
+
+
+def _check_result(result: ImportResult, path: Path) -> None:
+    """The last gate before the cache: known datasets, one row per architecture, valid values."""
+    n_archs = NB201Space().size
+    if not any(np.any(~np.isnan(values)) for arrays in result.arrays.values() for values in arrays.values()):
+        raise DataImportError(f"{path}: no values found; expected at least one metric of one architecture")
+    for dataset, arrays in result.arrays.items():
+        if dataset not in nb201.DATASETS:
+            raise DataImportError(f"{path}: dataset {dataset!r} is not one of {list(nb201.DATASETS)}")
+        for metric, values in arrays.items():
+            if values.ndim != 2 or values.shape[0] != n_archs:
+                raise DataImportError(
+                    f"{path}: {dataset} {metric} has shape {values.shape}; expected ({n_archs}, seeds)"
+                )
+            bad = first_violation(metric, values, n_archs)
+            if bad is not None:
+                index, _ = divmod(bad, values.shape[1])
+                raise DataImportError(
+                    f"{path}: {dataset} {metric} of {NB201Space().arch_string(index)} is {values.flat[bad]!r}; "
+                    f"expected {accepted_values(metric, n_archs)}"
+                )
 
 
 def _write_import(result: ImportResult, store: TableStore, keep_place: bool = False) -> None:

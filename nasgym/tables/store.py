@@ -82,6 +82,19 @@ class TableStore:
                 found.append((created, child.name))
         return [name for _, name in sorted(found)]
 
+    def unlisted(self, space: str, dataset: str) -> list[Path]:
+        """Source folders of (space, dataset) without a manifest (deleted by hand?): :meth:`sources`
+        cannot list them, so their arrays would be left out of the table unnoticed."""
+        folder = self.tables_dir / space / dataset
+        if not folder.is_dir():
+            return []
+        # names starting with "." are write() staging and retired folders
+        return sorted(
+            child
+            for child in folder.iterdir()
+            if child.is_dir() and not child.name.startswith(".") and not (child / _MANIFEST).is_file()
+        )
+
     def write(
         self,
         space: str,

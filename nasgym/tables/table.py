@@ -68,6 +68,25 @@ class BenchmarkTable:
         """Metric -> number of architectures with at least one known value."""
         return {name: int((self.n_seeds(name) > 0).sum()) for name in sorted(self.arrays)}
 
+    def require_complete(self, metric: str, purpose: str) -> None:
+        """Raise a ValueError unless every architecture has a value of ``metric``: a reward read
+        from a table that covers only part of the space would be NaN for the rest.
+
+        :param purpose: what needs the metric, for the message (e.g. ``"fidelity 12"``).
+        """
+        if metric not in self.arrays:
+            raise ValueError(
+                f"{purpose} needs the metric {metric!r}, which the {self.dataset} table lacks (it has "
+                f"{sorted(self.arrays)}); import or build it first ('nasgym data import', 'nasgym data build')"
+            )
+        covered = int((self.n_seeds(metric) > 0).sum())
+        if covered < self.n_archs:
+            raise ValueError(
+                f"{purpose} needs the metric {metric!r} of every architecture, but the {self.dataset} table "
+                f"covers {covered:,} of {self.n_archs:,} ({covered / self.n_archs:.1%}): a query of any other "
+                "would give a NaN reward; import or build the rest first"
+            )
+
     def best(self, metric: str = "valid_acc") -> tuple[int, float]:
         """(canonical index, value) of the architecture with the highest mean ``metric``."""
         means = self.mean(metric)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nasgym.spaces.nb201 import NB201Space
+from nasgym.tables.importers.checks import DataImportError, check_value
 from nasgym.tables.importers.result import ImportResult
 from nasgym.tables.importers.safe_pickle import load_pickle
 from nasgym.tables.metrics import pack_seeds
@@ -40,22 +41,58 @@ def _record_file(folder: Path, official_index: int) -> Path | None:
     return None
 
 
-def _final_accuracy(run: dict, eval_name: str) -> float:
-    return float(run["eval_acc1es"][f"{eval_name}@{run['epochs'] - 1}"])
+def _field(container: object, key: object, where: str) -> object:
+    """``container[key]``, or a :class:`DataImportError` saying which part of the record lacks it."""
+    if not isinstance(container, dict):
+        raise DataImportError(f"{where} is a {type(container).__name__}; expected a dict of NATS-Bench results")
+    if key not in container:
+        raise DataImportError(f"{where} has no {key!r}; expected a NATS-Bench topology record (hp 12/200)")
+    return container[key]
 
 
-def import_natsbench(folder: Path) -> ImportResult:
-    """Read the meta file (official index of every arch) and every per-arch record present."""
-    space = NB201Space()
-    meta = load_pickle(folder / META_FILE)
+def _number(value: object, metric: str, where: str) -> float:
+    """``value`` as a float that passes the rule of ``metric``; a list (NATS latency) is averaged."""
+    try:
+        number = float(np.mean(value)) if isinstance(value, list | tuple) else float(value)
+    except (TypeError, ValueError):
+        raise DataImportError(f"{where}: {metric} is {value!r}; expected a number") from None
+    return check_value(metric, number, NB201Space().size, where)
+
+
+def _meta_indices(meta_path: Path, space: NB201Space) -> np.ndarray:
+    """Canonical index of each official index, from the meta file's arch strings."""
+    meta = load_pickle(meta_path)
     archs = meta.get("meta_archs") if isinstance(meta, dict) else None
     if not isinstance(archs, list) or len(archs) != space.size:
         found = len(archs) if isinstance(archs, list) else "no"
-        raise ValueError(
-            f"{folder / META_FILE}: expected the topology search space's {space.size} arch strings in "
+        raise DataImportError(
+            f"{meta_path}: expected the topology search space's {space.size} arch strings in "
             f"'meta_archs', found {found} (only NATS-tss directories are supported)"
         )
-    canonical = space.index_of(np.stack([space.from_string(a) for a in archs]))
+    canonical = np.empty(space.size, dtype=np.int64)
+    first_at: dict[int, int] = {}
+    for official, arch in enumerate(archs):
+        try:
+            canonical[official] = space.index_of(space.from_string(arch))
+        except ValueError as exc:
+            raise DataImportError(f"{meta_path}: meta_archs[{official}]: {exc}") from None
+        if int(canonical[official]) in first_at:
+            raise DataImportError(
+                f"{meta_path}: meta_archs[{official}] {arch} repeats meta_archs[{first_at[int(canonical[official])]}]; "
+                "expected every architecture once"
+            )
+        first_at[int(canonical[official])] = official
+    return canonical
+
+
+def import_natsbench(folder: Path) -> ImportResult:
+    """Read the meta file (official index of every arch) and every per-arch record present.
+
+    :raises DataImportError: the meta file or a record is unreadable, lacks a field NATS-Bench
+        records have, describes another architecture, or holds a value out of its range.
+    """
+    space = NB201Space()
+    canonical = _meta_indices(folder / META_FILE, space)
     result = ImportResult(source=f"nats-{folder.name}", inputs=[folder / META_FILE])
     for dataset in _RUNS:
         result.column(dataset, "official_index", space.size)[canonical, 0] = np.arange(space.size)
@@ -68,9 +105,10 @@ def import_natsbench(folder: Path) -> ImportResult:
         record = load_pickle(path)
         result.inputs.append(path)
         n_records += 1
+        expected_arch = space.arch_string(index)
         for hp, suffix in _SUFFIX.items():
-            if hp in record:
-                _add_record(result, record[hp], index, suffix, space.size, path)
+            if isinstance(record, dict) and hp in record:
+                _add_record(result, record[hp], index, suffix, f"{path}: hp {hp}", expected_arch)
     for per_dataset in result.arrays.values():
         for metric, values in per_dataset.items():
             per_dataset[metric] = pack_seeds(values)
@@ -78,30 +116,37 @@ def import_natsbench(folder: Path) -> ImportResult:
     return result
 
 
-def _add_record(result: ImportResult, info: dict, index: int, suffix: str, n_archs: int, path: Path) -> None:
-    runs, seeds = info["all_results"], info["dataset_seed"]
+def _dict_field(container: object, key: str, where: str) -> dict:
+    value = _field(container, key, where)
+    if not isinstance(value, dict):
+        raise DataImportError(f"{where}: {key} is a {type(value).__name__}; expected a dict")
+    return value
+
+
+def _add_record(result: ImportResult, info: object, index: int, suffix: str, where: str, arch: str) -> None:
+    n_archs = NB201Space().size
+    runs, seeds = _dict_field(info, "all_results", where), _dict_field(info, "dataset_seed", where)
+    if _field(info, "arch_str", where) != arch:
+        raise DataImportError(f"{where}: arch_str is {info['arch_str']!r}; expected {arch!r} (the meta file's)")
     for dataset, (valid_run, valid_eval, test_run, test_eval) in _RUNS.items():
-        for slot, seed in enumerate(seeds.get(valid_run, [])):
-            run = runs.get((valid_run, seed))
-            if run is None:
-                continue
-            if run["arch_config"]["arch_str"] != info["arch_str"]:
-                raise ValueError(f"{path}: run {valid_run}/{seed} is of another architecture")
-            n_seeds = len(seeds[valid_run])
-            result.column(dataset, f"valid_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(
-                run, valid_eval
-            )
-            result.column(dataset, f"train_time{suffix}", n_archs, n_seeds)[index, slot] = sum(
-                run["train_times"].values()
-            )
-            if suffix == "":
-                result.column(dataset, "params", n_archs)[index, 0] = float(run["params"])
-                result.column(dataset, "flops", n_archs)[index, 0] = float(run["flop"])
-                result.column(dataset, "latency", n_archs)[index, 0] = float(np.mean(run["latency"]))
-        for slot, seed in enumerate(seeds.get(test_run, [])):
-            run = runs.get((test_run, seed))
-            if run is not None:
-                n_seeds = len(seeds[test_run])
-                result.column(dataset, f"test_acc{suffix}", n_archs, n_seeds)[index, slot] = _final_accuracy(
-                    run, test_eval
-                )
+        for run_name, eval_name, kind in ((valid_run, valid_eval, "valid"), (test_run, test_eval, "test")):
+            run_seeds = list(seeds.get(run_name, []))
+            for slot, seed in enumerate(run_seeds):
+                run = runs.get((run_name, seed))
+                if run is None:
+                    continue
+                at = f"{where}: run {run_name}/{seed}"
+                if _field(_field(run, "arch_config", at), "arch_str", f"{at}: arch_config") != arch:
+                    raise DataImportError(f"{at} is of another architecture; expected {arch}")
+                epochs = _field(run, "epochs", at)
+                accuracies = _dict_field(run, "eval_acc1es", at)
+                accuracy = _field(accuracies, f"{eval_name}@{epochs - 1}", f"{at}: eval_acc1es")
+                metric = f"{kind}_acc{suffix}"
+                result.column(dataset, metric, n_archs, len(run_seeds))[index, slot] = _number(accuracy, metric, at)
+                if kind == "test":
+                    continue
+                times = [_number(t, f"train_time{suffix}", at) for t in _dict_field(run, "train_times", at).values()]
+                result.column(dataset, f"train_time{suffix}", n_archs, len(run_seeds))[index, slot] = sum(times)
+                if suffix == "":
+                    for metric, key in (("params", "params"), ("flops", "flop"), ("latency", "latency")):
+                        result.column(dataset, metric, n_archs)[index, 0] = _number(_field(run, key, at), metric, at)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nasgym.tables.importers.checks import DataImportError
+
 
 def _numpy_scalar():
     try:
@@ -76,10 +78,26 @@ def load_pickle(path: Path | str, arrays: bool = False, encoding: str = "ASCII")
     :param arrays: also admit numpy arrays (:class:`ArrayUnpickler`), for dataset files.
     :param encoding: how to decode Python 2 strings; ``"latin1"`` for Python 2 pickles of numpy
         arrays (the CIFAR python files).
+    :raises FileNotFoundError: ``path`` does not exist.
+    :raises DataImportError: the file is empty, not bz2 data where ``.pbz2`` says so, not a pickle,
+        cut short, or names a global the unpickler refuses; the message names the file.
     """
     path = Path(path)
     raw = path.read_bytes()
+    if not raw:
+        raise DataImportError(f"{path}: the file is empty; expected a pickle")
     if path.suffix == ".pbz2":
-        raw = bz2.decompress(raw)
+        try:
+            raw = bz2.decompress(raw)
+        except (OSError, ValueError, EOFError) as exc:  # "Invalid data stream", cut-short streams
+            raise DataImportError(f"{path}: not readable as bz2 ({exc}); expected a bz2-compressed pickle") from None
     unpickler = ArrayUnpickler if arrays else RestrictedUnpickler
-    return unpickler(io.BytesIO(raw), encoding=encoding).load()
+    try:
+        return unpickler(io.BytesIO(raw), encoding=encoding).load()
+    except pickle.UnpicklingError as exc:
+        raise DataImportError(f"{path}: {exc}") from None
+    # what a garbage or cut-short stream raises inside pickle
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError) as exc:
+        raise DataImportError(
+            f"{path}: not a readable pickle ({type(exc).__name__}: {exc}); expected a pickle of plain containers"
+        ) from None

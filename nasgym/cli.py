@@ -8,12 +8,13 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import gymnasium as gym
 from tqdm import tqdm
 
 import nasgym
+from nasgym.env_args import keyword_argument, keyword_arguments
 from nasgym.spaces import SPACES
 from nasgym.tables import available_tables, import_paths, load_table
 from nasgym.tables.metrics import FIDELITY_METRICS, describe
@@ -35,14 +36,43 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _agent_arg(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> (key, value), as :func:`nasgym.agents._utils.parse_keyword_argument` reads it."""
-    from nasgym.agents._utils import parse_keyword_argument
-
+def _seed(text: str) -> int:
     try:
-        return parse_keyword_argument(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _new_file(text: str) -> Path:
+    """A path to create: the query log never overwrites a file, so no earlier search's log is lost."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give the path of a new file")
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r} exists; give the path of a new file (nothing is overwritten)")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    return path
+
+
+def _search_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``search`` passes to ``gym.make``: --env-arg, plus --dataset, --budget and --noise where
+    given (else the env's own defaults apply); with --quiet, no live training bars either."""
+    from nasgym.env_args import env_defaults
+
+    kwargs = keyword_arguments(args.env_arg, "--env-arg")
+    for name in ("dataset", "budget", "noise"):
+        value = getattr(args, name)
+        if value is not None:
+            if name in kwargs:
+                raise ValueError(f"--{name} and --env-arg {name}=... both given; give one")
+            kwargs[name] = value
+    if args.quiet and kwargs.get("evaluator", env_defaults(args.env).get("evaluator")) == "live":
+        kwargs.setdefault("progress", False)
+    return kwargs
 
 
 def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -50,13 +80,20 @@ def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
     from nasgym.agents.base import env_id_flavour
 
     try:
-        agent = make_agent(args.agent, **dict(args.agent_arg))  # fails early, before any table is built
+        agent = make_agent(args.agent, **keyword_arguments(args.agent_arg, "--agent-arg"))  # before any table
     except TypeError as exc:  # an argument the agent does not take
         raise ValueError(f"agent {args.agent!r}: {exc}") from None
     agent.check_flavour(env_id_flavour(args.env), f"env {args.env!r}")
-    env = gym.make(args.env, dataset=args.dataset, budget=args.budget, noise=args.noise)
-    out = open(args.out, "w") if args.out else None
-    bar = tqdm(total=args.budget, desc=f"{args.agent} on {args.env}", unit="query", disable=args.quiet)
+    try:
+        env = gym.make(args.env, **_search_env_kwargs(args))
+    except TypeError as exc:  # a keyword the env does not take, or a value of the wrong type
+        raise ValueError(f"--env-arg: {exc}") from None
+    budget, dataset = env.unwrapped.budget, env.unwrapped.dataset
+    try:
+        out = open(args.out, "x") if args.out else None  # "x": the file may have appeared since _new_file checked
+    except FileExistsError as exc:
+        raise ValueError(f"--out: {exc.strerror}: {exc.filename!r}; nothing is overwritten") from None
+    bar = tqdm(total=budget, desc=f"{args.agent} on {args.env}", unit="query", disable=args.quiet)
 
     def on_query(query: dict[str, Any]) -> None:
         bar.update(1)
@@ -67,9 +104,10 @@ def _cmd_search(args: argparse.Namespace, stdout: TextIO) -> int:
         result = agent.run(env, seed=args.seed, env_id=args.env, on_query=on_query)
     finally:
         bar.close()
+        env.close()  # the live evaluator's worker pool, Ray, database
         if out is not None:
             out.close()
-    summary = {**result.summary(), "dataset": args.dataset, "budget": args.budget}
+    summary = {**result.summary(), "dataset": dataset, "budget": budget}
     stdout.write(_json_line(summary) + "\n")
     return 0
 
@@ -168,35 +206,67 @@ def _cmd_data_build(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line of stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _agents_help() -> list[str]:
+    """Every registered agent with the env flavours it searches (from the registries, so new ones appear)."""
+    from nasgym.agents import AGENTS, SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX
+
+    flavours = {name: agent.flavours for name, agent in AGENTS.items()}
+    flavours.update((name, SB3_ALGORITHMS[name.removeprefix(SB3_PREFIX)].flavours) for name in SB3_AGENT_NAMES)
+    return [f"{name} ({', '.join(searched)})" for name, searched in flavours.items()]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nasgym", description=__doc__)
+    parser = _Parser(prog="nasgym", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nasgym {nasgym.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    search = commands.add_parser("search", help="run one search and print its summary as a JSON line")
-    search.add_argument("--env", required=True, choices=nasgym.ENV_IDS, help="env id")
+    search = commands.add_parser(
+        "search",
+        help="run one search and print its summary as a JSON line",
+        description="Run one search and print its summary as a JSON line.\n\nenv ids:\n  "
+        + "\n  ".join(nasgym.ENV_IDS)
+        + "\n\nagents (the env flavours each searches):\n  "
+        + "\n  ".join(_agents_help()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    search.add_argument("--env", required=True, choices=nasgym.ENV_IDS, metavar="ID", help="env id (listed above)")
     search.add_argument(
-        "--agent",
-        default="random",
-        help="agent name (default: random): random (any env), rea, reinforce, local (Global envs), "
-        "reinforce-lstm (Sequential envs), l2nas (Continuous envs), sb3:<Algorithm> (a Stable-Baselines3 / "
-        "sb3-contrib algorithm: sb3:PPO, sb3:A2C (any env), sb3:SAC, sb3:TD3, sb3:DDPG (Continuous), sb3:DQN, "
-        "sb3:QRDQN, sb3:RecurrentPPO (Sequential); --agent-arg goes to its constructor)",
+        "--agent", default="random", help="agent name (default: random); --agent-arg goes to its constructor"
     )
     search.add_argument(
         "--agent-arg",
-        type=_agent_arg,
+        type=keyword_argument,
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an agent hyperparameter, e.g. --agent-arg population_size=20 (repeatable; JSON values)",
+        help="an agent hyperparameter, e.g. --agent-arg population_size=20 (repeatable; JSON values, else strings)",
     )
-    search.add_argument("--budget", type=_positive_int, default=500, help="queries (default: 500)")
-    search.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: 0)")
-    search.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or ImageNet16-120")
-    search.add_argument("--noise", default="seed", choices=("seed", "mean"), help="seed noise (default) or mean")
-    search.add_argument("--out", type=Path, help="write one JSON line per query to this file")
-    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    search.add_argument(
+        "--env-arg",
+        type=keyword_argument,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a gym.make keyword of the env, e.g. fidelity=12, reward=normalized, top_k=5, evaluator=synthetic, "
+        "epochs=1, data_dir=PATH (repeatable; JSON values, else strings); the env's own defaults apply otherwise",
+    )
+    search.add_argument("--budget", type=_positive_int, help="queries (default: the env's, 500)")
+    search.add_argument("--seed", type=_seed, default=0, help="seed of the env and the agent, >= 0 (default: 0)")
+    search.add_argument("--dataset", help="the env's dataset (default: the env's own, e.g. cifar10 or digits)")
+    search.add_argument("--noise", choices=("seed", "mean"), help="seed noise or mean (default: the env's, seed)")
+    search.add_argument("--out", type=_new_file, help="write one JSON line per query to this new file")
+    search.add_argument("--quiet", action="store_true", help="print only the final JSON line (no progress bars)")
     search.set_defaults(handler=_cmd_search)
 
     bench = commands.add_parser(
@@ -280,7 +350,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout) -> int:
     try:
         return args.handler(args, stdout)
     except (ValueError, FileNotFoundError) as exc:
-        parser.exit(2, f"nasgym {args.command}: error: {exc}\n")
+        parser.exit(2, f"nasgym {args.command}: error: {_one_line(exc)}\n")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import pytest
 from conftest import selected_by_definition
 
+import nasgym
 from nasgym.cli import main
 
 
@@ -42,6 +43,9 @@ def test_search_is_reproducible():
     assert first == second
 
 
+SEARCH = ["search", "--env", "NAS-Bench-201-Global-v0", "--budget", "3"]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -49,14 +53,90 @@ def test_search_is_reproducible():
         (["search", "--env", "NAS-Bench-201-Global-v0", "--dataset", "mnist"], "dataset 'mnist' is unknown"),
         (["search", "--env", "NAS-Bench-201-Global-v0", "--budget", "0"], "expected an integer >= 1"),
         (["search", "--env", "Pong-v0"], "invalid choice"),
+        (["search", "--budget", "3"], "the following arguments are required: --env"),
+        (["search", "--env", "NAS-Bench-201-Global-v0", "--nope"], "unrecognized arguments: --nope"),
+        ([*SEARCH, "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+        ([*SEARCH, "--seed", "1.5"], "--seed: expected an integer >= 0, got '1.5'"),
+        ([*SEARCH, "--out", "."], "--out: '.' is a directory"),
+        ([*SEARCH, "--out", "/nonexistent/q.jsonl"], "the folder of '/nonexistent/q.jsonl' does not exist"),
+        ([*SEARCH, "--env-arg", "top_k"], "expected KEY=VALUE"),
+        ([*SEARCH, "--env-arg", "top_k=0"], "top_k must be an integer >= 1, got 0"),
+        ([*SEARCH, "--env-arg", "top_k=2", "--env-arg", "top_k=3"], "--env-arg top_k is given twice"),
+        ([*SEARCH, "--env-arg", "budget=5"], "--budget and --env-arg budget=... both given"),
+        ([*SEARCH, "--env-arg", "dataset=null"], "dataset must be a string, got None"),
+        ([*SEARCH, "--env-arg", "fidelity=7"], "fidelity 7 is unknown"),
+        ([*SEARCH, "--env-arg", "reward=best"], "reward 'best' is unknown"),
+        ([*SEARCH, "--env-arg", "evaluator=oracle"], "evaluator 'oracle' is unknown"),
+        ([*SEARCH, "--env-arg", "epochs=1"], "unexpected keyword argument(s) ['epochs']"),
+        ([*SEARCH, "--agent", "rea", "--agent-arg", "population_size=0"], "population_size must be"),
+        ([*SEARCH, "--agent-arg", "nope=1"], "agent 'random': "),
+        (["search", "--env", "ConvNet-Global-v0", "--env-arg", "epochs=0"], "epochs must be an integer >= 1, got 0"),
+        (["search", "--env", "ConvNet-Global-v0", "--env-arg", "workers=0"], "workers must be an integer >= 1"),
         (["data", "import", "/nonexistent/file.csv"], "does not exist"),
     ],
 )
-def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
+def test_bad_arguments_exit_2_with_one_clear_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv, stdout=io.StringIO())
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+
+
+def test_out_never_overwrites_a_file(tmp_path, capsys):
+    out = tmp_path / "queries.jsonl"
+    out.write_text("an earlier search's log\n")
+    with pytest.raises(SystemExit) as exc:
+        main([*SEARCH, "--out", str(out)], stdout=io.StringIO())
+    assert exc.value.code == 2
+    assert f"--out: '{out}' exists" in capsys.readouterr().err
+    assert out.read_text() == "an earlier search's log\n"
+
+
+def test_env_args_reach_gym_make_typed_and_defaults_come_from_the_env(tmp_path):
+    """--env-arg values arrive typed (JSON, else strings); what is not given is the env's default
+    (the ConvNet envs search digits, not the NAS-Bench-201 cifar10)."""
+    from nasgym.evaluators import SyntheticEvaluator
+
+    out = tmp_path / "queries.jsonl"
+    argv = ["search", "--env", "ConvNet-Global-v0", "--budget", "4", "--out", str(out), "--quiet"]
+    summary = json.loads(run_cli(*argv, "--env-arg", "evaluator=synthetic", "--env-arg", "noise=mean"))
+    assert summary["dataset"] == "digits" and summary["budget"] == 4
+    synthetic = SyntheticEvaluator("convnet", noise="mean")
+    for query in map(json.loads, out.read_text().splitlines()):
+        assert query["valid_acc"] == synthetic.evaluate_one(query["index"], None)["valid_acc"]
+
+
+def test_quiet_prints_only_the_summary_and_turns_live_training_bars_off(monkeypatch, capsys):
+    """Live training shows progress bars unless --quiet: the env's live evaluator gets progress=False."""
+    from nasgym.evaluators.live import LiveEvaluator
+
+    progress = []
+
+    def evaluate_one(self, index, rng=None):  # what training would answer, without training
+        progress.append(self.config.progress)
+        return {"valid_acc": 50.0, "test_acc": 49.0, "flops": 1.0, "params": 0.1, "latency": 1e-3, "cost": 2.0}
+
+    monkeypatch.setattr(LiveEvaluator, "evaluate_one", evaluate_one)
+    argv = ["search", "--env", "ConvNet-Global-v0", "--budget", "2", "--env-arg", "epochs=1"]
+    assert main([*argv, "--quiet"], stdout=io.StringIO()) == 0
+    assert progress == [False, False]
+    assert capsys.readouterr().err == ""
+    assert main(argv, stdout=io.StringIO()) == 0
+    assert progress[2:] == [True, True]
+    assert "random on ConvNet-Global-v0" in capsys.readouterr().err  # the search's own bar
+
+
+def test_help_lists_every_registered_agent_and_env_id(capsys):
+    from nasgym.agents import AGENTS, SB3_AGENT_NAMES
+
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--help"], stdout=io.StringIO())
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in [*AGENTS, *SB3_AGENT_NAMES, *nasgym.ENV_IDS]:
+        assert f"{name} " in text or f"{name}," in text or f"{name}." in text, name
 
 
 def test_data_import_then_info_shows_the_imported_metric(tmp_path):

@@ -27,7 +27,14 @@ _FLAVOURS = {
     "Sequential": "nasgym.envs.sequential:SequentialNASEnv",
     "Global": "nasgym.envs.global_arch:GlobalNASEnv",
 }
-_SPACES = {"NAS-Bench-201": "nb201"}
+_SPACES = {
+    "NAS-Bench-201": "nb201",
+    "NAS-Bench-Macro": "nasbench-macro",
+    "NAS-Bench-Graph": "nasbench-graph",
+    "NAS-Bench-Graph-Proteins": "nasbench-graph-proteins",
+}
+#: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
+_DEFAULT_DATASETS = {"nasbench-graph": "cora", "nasbench-graph-proteins": "proteins"}
 
 # LaNAS's ConvNet space has no benchmark table: its envs train every query on digits by default
 _CONVNET_KWARGS = {"space": "convnet", "dataset": "digits", "evaluator": "live"}
@@ -37,7 +44,11 @@ _CONVNET_FLAVOURS = {
 }
 
 ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
-    EnvSpecRow(f"{space_id}-{flavour}-v0", entry_point, {"space": space})
+    EnvSpecRow(
+        f"{space_id}-{flavour}-v0",
+        entry_point,
+        {"space": space} | ({"dataset": _DEFAULT_DATASETS[space]} if space in _DEFAULT_DATASETS else {}),
+    )
     for space_id, space in _SPACES.items()
     for flavour, entry_point in _FLAVOURS.items()
 ) + tuple(

@@ -2,9 +2,17 @@
 
 from nasgym.spaces.base import SearchSpace
 from nasgym.spaces.convnet import ConvNetSpace
+from nasgym.spaces.graph import NASBenchGraphProteinsSpace, NASBenchGraphSpace
+from nasgym.spaces.macro import NASBenchMacroSpace
 from nasgym.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
 
-SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space, "convnet": ConvNetSpace}
+SPACES: dict[str, type[SearchSpace]] = {
+    "nb201": NB201Space,
+    "convnet": ConvNetSpace,
+    "nasbench-macro": NASBenchMacroSpace,
+    "nasbench-graph": NASBenchGraphSpace,
+    "nasbench-graph-proteins": NASBenchGraphProteinsSpace,
+}
 
 
 def get_space(name: str) -> SearchSpace:
@@ -15,4 +23,15 @@ def get_space(name: str) -> SearchSpace:
         raise ValueError(f"space {name!r} is unknown; accepted: {sorted(SPACES)}") from None
 
 
-__all__ = ["SPACES", "ConvNetSpace", "NB201_EDGES", "NB201_OPS", "NB201Space", "SearchSpace", "get_space"]
+__all__ = [
+    "SPACES",
+    "ConvNetSpace",
+    "NASBenchGraphProteinsSpace",
+    "NASBenchGraphSpace",
+    "NASBenchMacroSpace",
+    "NB201_EDGES",
+    "NB201_OPS",
+    "NB201Space",
+    "SearchSpace",
+    "get_space",
+]

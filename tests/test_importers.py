@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import csv
 import pickle
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from nasgym.spaces import NB201Space
 from nasgym.tables import TableStore, clear_memory_cache, import_paths, load_table
+from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers.csv_table import HELP_DEVICES
 from nasgym.tables.nb201 import DATASETS
 from nasgym.tables.store import CacheInvalid
@@ -204,7 +206,7 @@ def tiny_csv(tmp_path):
 
 def test_tiny_csv_overlays_only_its_rows(tmp_cache, tmp_path, tiny_csv):
     cache = tmp_cache
-    base_valid = np.array(table(cache).values("valid_acc"))
+    base = {d: {m: np.array(table(cache, d).values(m)) for m in ("valid_acc", "test_acc")} for d in DATASETS}
     (result,) = import_paths([tiny_csv], TableStore(cache))
     assert result.source == "csv-tiny" and sorted(result.arrays) == ["cifar10"]
     assert any("comment" in note for note in result.notes)  # unknown columns are reported
@@ -212,12 +214,13 @@ def test_tiny_csv_overlays_only_its_rows(tmp_cache, tmp_path, tiny_csv):
     assert t.sources == ("base", "csv-tiny")
     test_acc = t.values("test_acc")
     assert test_acc.shape == (SPACE.size, 1)
-    known = np.flatnonzero(~np.isnan(test_acc[:, 0]))
-    assert known.tolist() == sorted(TINY)
-    assert test_acc[known, 0].tolist() == [TINY[i] for i in sorted(TINY)]
-    np.testing.assert_array_equal(t.values("valid_acc"), base_valid)  # the rest of the table is the base
+    changed = np.flatnonzero(test_acc[:, 0] != base["cifar10"]["test_acc"][:, 0])
+    assert changed.tolist() == sorted(TINY)
+    assert test_acc[changed, 0].tolist() == [TINY[i] for i in sorted(TINY)]
+    np.testing.assert_array_equal(t.values("valid_acc"), base["cifar10"]["valid_acc"])  # the rest is the base
     for dataset in ("cifar100", "ImageNet16-120"):
-        assert "test_acc" not in table(cache, dataset)
+        assert table(cache, dataset).sources == ("base",)
+        np.testing.assert_array_equal(table(cache, dataset).values("test_acc"), base[dataset]["test_acc"])
 
 
 def test_empty_cell_is_nan_and_later_import_wins(tmp_cache, tmp_path):
@@ -302,8 +305,10 @@ def test_nats_dir_with_malicious_meta_is_refused(tmp_path):
     folder = tmp_path / "NATS-evil"
     folder.mkdir()
     (folder / "meta.pickle.pbz2").write_bytes(bz2.compress(pickle.dumps({"meta_archs": [Evil()]})))
-    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+    with pytest.raises(DataImportError, match="refusing to load global builtins.print") as info:
         import_paths([folder], TableStore(tmp_path / "cache"))
+    assert str(folder / "meta.pickle.pbz2") in str(info.value)
+    assert not (tmp_path / "cache").exists()
 
 
 # --- damaged imported sources ----------------------------------------------------------------------
@@ -357,3 +362,227 @@ def test_corrupt_import_without_input_asks_for_reimport(tmp_cache, tmp_path, tin
     with pytest.raises(CacheInvalid, match="run 'nasgym data import' on them again") as info:
         table(store.root)
     assert "csv-tiny" in str(info.value)
+
+
+# --- every importer rejects a bad file whole, naming it, and writes nothing ------------------------
+ARCH_A, ARCH_B = SPACE.arch_string(0), SPACE.arch_string(1)
+
+
+def assert_rejected(paths, cache, *patterns):
+    """Importing ``paths`` fails with one DataImportError line naming the bad file, and the cache
+    stays empty."""
+    with pytest.raises(DataImportError) as info:
+        import_paths(paths, TableStore(cache))
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(paths[-1]) in message
+    for pattern in patterns:
+        assert re.search(pattern, message), message
+    assert not cache.exists() or not any(cache.rglob("*.npy"))
+    return message
+
+
+@pytest.mark.parametrize(
+    "content, patterns",
+    [
+        (f"arch_str,cifar10-val\n{ARCH_A},91.5\n{ARCH_B},2", [r":3: the last line has no newline", "cut short"]),
+        (f"arch_str,cifar10-val\n{ARCH_A},1e9\n", [r":2: column 'cifar10-val' holds 1000000000.0", "within 0..100"]),
+        (f"arch_str,cifar10-val\n{ARCH_A},50\n{ARCH_B},-5\n", [r":3: column 'cifar10-val' holds -5.0", "0..100"]),
+        (f"arch_str,cifar10-test\n{ARCH_A},inf\n", [r":2: column 'cifar10-test' holds inf", "finite"]),
+        (f"arch_str,cifar10-test\n{ARCH_A},nan\n", [r":2: column 'cifar10-test' holds 'nan'", "empty cell"]),
+        (f"arch_str,fpga\n{ARCH_A},-5\n", [r":2: column 'fpga' holds -5.0", ">= 0"]),
+        (f"arch_str,fpga\n{ARCH_A},-inf\n", [r":2: column 'fpga' holds -inf", ">= 0"]),
+        (f"arch_str,index\n{ARCH_A},15625\n", [r":2: column 'index' holds 15625.0", "whole number within 0..15624"]),
+        (f"arch_str,index\n{ARCH_A},2.5\n", [r":2: column 'index' holds 2.5", "whole number"]),
+        (f"arch_str,index\n{ARCH_A},3\n{ARCH_B},3\n", [r":3: column 'index' holds 3 as line 2 does"]),
+        ("arch_str,cifar10-val\n", ["a header but no rows"]),
+        ("", ["the file is empty"]),
+        ("\n\n", ["the file is empty"]),
+        (f"arch_str,cifar10-val\n{ARCH_A},91.5\n{ARCH_B}\n", [r":3: 1 fields; expected 2"]),
+        (f"arch_str,cifar10-val\n{ARCH_A},91.5,7\n", [r":2: 3 fields; expected 2"]),
+        (f"arch_str,cifar10-val\n{ARCH_A},9\x001.5\n", [r":2: column 'cifar10-val' holds '9\\x001.5'"]),
+        (f"arch_str,cifar10-val,cifar10-val\n{ARCH_A},1,2\n", [r":1: header names \['cifar10-val'\] more than once"]),
+        (f"arch_str,cifar10-val,cifar10-test\n{ARCH_A},,\n{ARCH_B},,\n", ["every value cell is empty"]),
+        ("arch_str,cifar10-val\n|conv~0|,1\n", [r":2: column 'arch_str'", r"\|op~0\|"]),
+    ],
+    ids=[
+        "cut-mid-number", "1e9", "-5", "inf", "nan-text", "negative-latency", "-inf-latency", "index-too-big",
+        "index-not-whole", "index-twice", "header-only", "empty", "blank-lines", "short-row", "long-row", "nul-byte",
+        "repeated-column", "no-values", "bad-arch",
+    ],
+)  # fmt: skip
+def test_bad_csv_is_rejected_whole(tmp_path, content, patterns):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert_rejected([path], tmp_path / "cache", *patterns)
+
+
+def test_binary_file_named_csv_is_rejected(tmp_path):
+    path = tmp_path / "archive.csv"
+    path.write_bytes(bz2.compress(b"arch_str,cifar10-val\n" * 100))
+    assert_rejected([path], tmp_path / "cache", "is not UTF-8 text", "binary")
+
+
+def test_edge_values_are_accepted(tmp_path):
+    path = write_csv(tmp_path / "edges.csv", ["arch_str", "cifar10-val", "fpga"], [[ARCH_A, 0, 0], [ARCH_B, 100, ""]])
+    (result,) = import_paths([path], TableStore(tmp_path / "cache"))
+    assert result.arrays["cifar10"]["valid_acc_12"][[0, 1], 0].tolist() == [0.0, 100.0]
+    assert np.isnan(result.arrays["cifar10"]["latency_fpga"][1, 0])
+
+
+def test_one_bad_file_among_several_writes_nothing(tmp_path, tiny_csv):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"arch_str,cifar10-val\n{ARCH_A},-1\n")
+    assert_rejected([tiny_csv, bad], tmp_path / "cache", ":2:")
+
+
+def test_cli_reports_a_bad_file_in_one_line(tmp_path, capsys):
+    from nasgym.cli import main
+
+    path = tmp_path / "cut.csv"
+    path.write_text(f"arch_str,cifar10-val\n{ARCH_A},9")
+    with pytest.raises(SystemExit) as info:
+        main(["data", "import", str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+# --- NATS-Bench directories ----------------------------------------------------------------------
+def write_pbz2(path, payload):
+    path.write_bytes(bz2.compress(pickle.dumps(payload)))
+    return path
+
+
+def nats_record(arch, valid=90.0, test=93.0):
+    """A minimal hp=200 record in the official layout (one seed per run)."""
+    evals = {"cifar10-valid": {"x-valid@199": valid}, "cifar10": {"ori-test@199": test}}
+    evals |= {name: {"x-valid@199": valid, "x-test@199": test} for name in ("cifar100", "ImageNet16-120")}
+    runs = {
+        (name, 777): {
+            "arch_config": {"arch_str": arch},
+            "epochs": 200,
+            "eval_acc1es": acc,
+            "train_times": {0: 10.0, 1: 12.0},
+            "params": 1.0,
+            "flop": 100.0,
+            "latency": [0.01, 0.03],
+        }
+        for name, acc in evals.items()
+    }
+    return {"200": {"arch_str": arch, "all_results": runs, "dataset_seed": {name: [777] for name in evals}}}
+
+
+def nats_dir(tmp_path, record="default", meta=None):
+    """A NATS-tss directory with the meta file (official order = canonical order) and record 0."""
+    folder = tmp_path / "NATS-tss-fake"
+    folder.mkdir()
+    write_pbz2(folder / "meta.pickle.pbz2", {"meta_archs": meta or [SPACE.arch_string(i) for i in range(SPACE.size)]})
+    if record is not None:
+        write_pbz2(folder / "000000.pickle.pbz2", nats_record(ARCH_A) if record == "default" else record)
+    return folder
+
+
+def test_minimal_nats_dir_imports(tmp_path):
+    (result,) = import_paths([nats_dir(tmp_path)], TableStore(tmp_path / "cache"))
+    for dataset in DATASETS:
+        arrays = result.arrays[dataset]
+        assert arrays["valid_acc"][0, 0] == 90.0 and arrays["test_acc"][0, 0] == 93.0
+        assert arrays["train_time"][0, 0] == 22.0 and arrays["latency"][0, 0] == pytest.approx(0.02)
+        assert np.isnan(arrays["valid_acc"][1:]).all()
+
+
+def _without(record, *keys):
+    info = record["200"]
+    for key in keys[:-1]:
+        info = info[key]
+    del info[keys[-1]]
+    return record
+
+
+def _with(record, value, *keys):
+    info = record["200"]
+    for key in keys[:-1]:
+        info = info[key]
+    info[keys[-1]] = value
+    return record
+
+
+@pytest.mark.parametrize(
+    "record, patterns",
+    [
+        (_without(nats_record(ARCH_A), "dataset_seed"), [r"000000.pickle.pbz2: hp 200 has no 'dataset_seed'"]),
+        (_without(nats_record(ARCH_A), "all_results", ("cifar10", 777), "eval_acc1es"), ["has no 'eval_acc1es'"]),
+        (_with(nats_record(ARCH_A), 150.0, "all_results", ("cifar10", 777), "eval_acc1es", "ori-test@199"),
+         [r"run cifar10/777: test_acc is 150.0", "0..100"]),
+        (_with(nats_record(ARCH_A), "n/a", "all_results", ("cifar100", 777), "params"),
+         [r"run cifar100/777: params is 'n/a'; expected a number"]),
+        (_with(nats_record(ARCH_A), {0: -3.0}, "all_results", ("cifar100", 777), "train_times"),
+         [r"train_time is -3.0", ">= 0"]),
+        (_with(nats_record(ARCH_A), float("inf"), "all_results", ("cifar100", 777), "latency"),
+         [r"latency is inf"]),
+        (nats_record(ARCH_B), [r"arch_str is .*; expected .*the meta file's"]),
+        (_with(nats_record(ARCH_A), [], "dataset_seed"), [r"dataset_seed is a list; expected a dict"]),
+    ],
+    ids=["no-dataset_seed", "no-eval_acc1es", "test-acc-150", "params-text", "negative-time", "inf-latency",
+         "other-arch", "seeds-list"],
+)  # fmt: skip
+def test_bad_nats_record_is_rejected(tmp_path, record, patterns):
+    folder = nats_dir(tmp_path, record)
+    message = assert_rejected([folder], tmp_path / "cache", *patterns)
+    assert str(folder / "000000.pickle.pbz2") in message
+
+
+@pytest.mark.parametrize(
+    "damage, pattern",
+    [
+        (lambda p: p.write_bytes(b"not bz2 at all"), r"not readable as bz2 \(Invalid data stream\)"),
+        (lambda p: p.write_bytes(p.read_bytes()[:40]), "bz2"),
+        (lambda p: p.write_bytes(bz2.compress(pickle.dumps(nats_record(ARCH_A))[:-30])), "pickle"),
+        (lambda p: p.write_bytes(b""), "the file is empty"),
+    ],
+    ids=["garbage", "cut-bz2", "cut-pickle", "empty"],
+)
+def test_damaged_nats_file_is_rejected(tmp_path, damage, pattern):
+    folder = nats_dir(tmp_path)
+    for name in ("000000.pickle.pbz2", "meta.pickle.pbz2"):
+        damage(folder / name)
+        message = assert_rejected([folder], tmp_path / "cache", pattern)
+        assert str(folder / name) in message
+
+
+@pytest.mark.parametrize(
+    "position, arch, pattern",
+    [
+        (5, "|conv~0|", r"meta_archs\[5\]: arch string"),
+        (7, SPACE.arch_string(0), r"meta_archs\[7\] .* repeats meta_archs\[0\]"),
+    ],
+    ids=["unparsable", "repeated"],
+)  # fmt: skip
+def test_bad_nats_meta_is_rejected(tmp_path, position, arch, pattern):
+    meta = [SPACE.arch_string(i) for i in range(SPACE.size)]
+    meta[position] = arch
+    folder = nats_dir(tmp_path, record=None, meta=meta)
+    assert_rejected([folder], tmp_path / "cache", pattern)
+
+
+# --- a source whose manifest was deleted ----------------------------------------------------------
+def test_deleted_manifest_of_an_import_is_reported(tmp_cache, tiny_csv):
+    store = TableStore(tmp_cache)
+    import_paths([tiny_csv], store)
+    assert table(store.root).values("test_acc")[777, 0] == TINY[777]
+    folder = store.source_dir("nb201", "cifar10", "csv-tiny")
+    (folder / "manifest.json").unlink()
+    clear_memory_cache()
+    with pytest.warns(RuntimeWarning, match=re.escape(str(folder)) + ".*no manifest.json.*nasgym data import"):
+        t = table(store.root)
+    assert "csv-tiny" not in t.sources
+    assert t.values("test_acc")[777, 0] != TINY[777]  # the base's value: reported, not silent
+
+
+def test_deleted_manifest_of_a_built_table_is_named(tmp_path):
+    store = TableStore(tmp_path)
+    store.write("convnet", "digits", "live-abc", {"valid_acc": np.ones((4, 1))}, "fp")
+    (store.source_dir("convnet", "digits", "live-abc") / "manifest.json").unlink()
+    with pytest.raises(ValueError, match=re.escape(str(store.source_dir("convnet", "digits", "live-abc")))):
+        load_table("convnet", "digits", cache_dir=tmp_path)

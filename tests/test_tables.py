@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from nasgym.spaces import NB201Space
 from nasgym.tables import BenchmarkTable, TableStore, clear_memory_cache, load_table, repository
+from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers.safe_pickle import load_pickle
 from nasgym.tables.metrics import overlay, pack_seeds
 from nasgym.tables.nb201 import DATASETS, base_fingerprint
@@ -111,8 +113,6 @@ def test_base_times_and_latency(base_cache, dataset):
     latency = table.values("latency")
     assert 1e-3 < np.nanmin(latency) and np.nanmax(latency) < 0.1
     np.testing.assert_allclose(table.values("train_time_12"), table.values("train_time") * 12 / 200)
-    # no test accuracy in the base data: it only comes from imports
-    assert "test_acc" not in table
 
 
 def test_load_table_rejects_unknown_names(base_cache):
@@ -136,6 +136,40 @@ def test_benchmark_table_statistics():
         table.values("latency")
     with pytest.raises(ValueError, match="one row per architecture"):
         BenchmarkTable("toy", "d", {"a": np.zeros((3, 1)), "b": np.zeros((4, 1))})
+
+
+def test_require_complete_names_the_coverage():
+    nan = np.nan
+    table = BenchmarkTable("toy", "d", {"acc": np.array([[1.0, nan], [nan, nan], [3.0, 4.0], [nan, nan]])})
+    pattern = r"fidelity 1 needs the metric 'acc' of every architecture.*covers 2 of 4 \(50.0%\).*NaN reward"
+    with pytest.raises(ValueError, match=pattern):
+        table.require_complete("acc", "fidelity 1")
+    with pytest.raises(ValueError, match=r"fidelity 1 needs the metric 'speed', which the d table lacks"):
+        table.require_complete("speed", "fidelity 1")
+    BenchmarkTable("toy", "d", {"acc": np.array([[1.0, nan], [2.0, 5.0]])}).require_complete("acc", "x")
+
+
+def test_partly_covered_table_is_refused_at_make(tmp_path):
+    """A table covering part of the space would give NaN rewards: gym.make refuses it."""
+    import gymnasium as gym
+
+    import nasgym  # noqa: F401  (registers the ids)
+    from nasgym.spaces import get_space
+
+    n = get_space("convnet").size
+    valid = np.full((n, 1), np.nan)
+    valid[:3] = 80.0
+    others = {m: np.ones((n, 1)) for m in ("train_time", "flops", "params", "latency")}
+    store = TableStore(tmp_path)
+    store.write("convnet", "digits", "live-x", {"valid_acc": valid, **others}, "fp")
+    with pytest.raises(ValueError, match=rf"fidelity 200 needs the metric 'valid_acc'.*covers 3 of {n:,}"):
+        gym.make("ConvNet-Global-v0", evaluator="tabular", dataset="digits", cache_dir=tmp_path)
+    valid[:] = 80.0  # complete: accepted, and every reward is a number
+    store.write("convnet", "digits", "live-x", {"valid_acc": valid, **others}, "fp")
+    clear_memory_cache()
+    env = gym.make("ConvNet-Global-v0", evaluator="tabular", dataset="digits", cache_dir=tmp_path)
+    env.reset(seed=0)
+    assert env.step(env.action_space.sample())[1] == pytest.approx(0.8)
 
 
 def test_pack_seeds_and_overlay():
@@ -305,8 +339,9 @@ def test_unpickler_refuses_os_system(tmp_path, suffix, protocol):
     raw = pickle.dumps({"meta_archs": [_Evil(marker)]}, protocol=protocol)
     path = tmp_path / f"evil{suffix}"
     path.write_bytes(bz2.compress(raw) if suffix == ".pbz2" else raw)
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load global"):
+    with pytest.raises(DataImportError, match="refusing to load global") as info:
         load_pickle(path)
+    assert str(path) in str(info.value)
     assert not marker.exists()
 
 
@@ -324,7 +359,7 @@ def test_unpickler_refuses_os_system(tmp_path, suffix, protocol):
 def test_unpickler_refuses_other_globals(tmp_path, payload):
     path = tmp_path / "x.pkl"
     path.write_bytes(pickle.dumps([payload]))
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(DataImportError, match=f"{re.escape(str(path))}: refusing to load global"):
         load_pickle(path)
 
 

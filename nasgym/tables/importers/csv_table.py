@@ -155,7 +155,7 @@ def import_csv(path: Path) -> ImportResult:
         bad = first_violation(metric, values[column], space.size)
         if bad is not None:
             raise DataImportError(
-                f"{path}:{line_of[bad]}: column {column!r} holds {values[column][bad]!r}; "
+                f"{path}:{line_of[bad]}: column {column!r} holds {float(values[column][bad])!r}; "
                 f"expected {accepted_values(metric, space.size)}"
             )
     if "index" in values:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from nasgym.selection import Incumbent
@@ -90,6 +91,39 @@ def env_id_flavour(env_id: str) -> str | None:
     return parts[1] if len(parts) == 3 and parts[1] in FLAVOUR_ACTION_SPACES else None
 
 
+def env_name(env: gym.Env) -> str:
+    """The env's registered id, else its class name (for messages)."""
+    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+
+
+def invalid_actions_possible(env: gym.Env) -> bool:
+    """Whether a Sequential env refuses some action of its ``Discrete(n)`` at some step: an agent that
+    samples the whole ``Discrete(n)`` would then send actions the env refuses, and must follow its
+    ``action_masks()`` instead.
+
+    An env without ``action_masks()`` accepts every action (ConvNet-Sequential). One with them asks
+    its space: each step of a sequence of first tokens (0) is checked with the space's
+    ``sequence_valid(prefix, token)``, so a mask that only steers towards canonical tokens, where
+    every token is accepted (DARTS's inputs), does not count.
+    """
+    unwrapped = env.unwrapped
+    if env_flavour(env) != "Sequential" or not callable(getattr(unwrapped, "action_masks", None)):
+        return False
+    space = unwrapped.search_space
+    steps, width = int(unwrapped.max_query_steps), int(env.action_space.n)
+    return not all(space.sequence_valid([0] * step, token) for step in range(steps) for token in range(width))
+
+
+def valid_actions_mask(env: gym.Env) -> np.ndarray | None:
+    """The mask of valid actions of a Sequential env's current step (``action_masks()``), or ``None``
+    where every action of its ``Discrete(n)`` is valid (no mask, or one that excludes nothing)."""
+    action_masks = getattr(env.unwrapped, "action_masks", None)
+    if action_masks is None:
+        return None
+    mask = np.asarray(action_masks(), dtype=bool)
+    return None if mask.all() else mask
+
+
 class QueryRecorder(gym.Wrapper):
     """Records the info of every step that made a query, and reports it to an optional callback."""
 
@@ -136,8 +170,19 @@ class SearchAgent(ABC):
             )
 
     def check_env(self, env: gym.Env) -> None:
-        """Raise a ``ValueError`` unless the agent supports ``env``'s flavour (by its action space)."""
+        """Raise a ``ValueError`` unless the agent supports ``env``'s flavour (by its action space) and
+        can drive its search space (:meth:`unsupported_reason`)."""
         self.check_flavour(env_flavour(env), f"the env (action space {env.action_space})")
+        reason = self.unsupported_reason(env)
+        if reason is not None:
+            raise ValueError(f"agent {self.name!r} cannot search {env_name(env)}: {reason}")
+
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        """Why the agent cannot drive ``env``, an env of a flavour it searches (``None``: it can).
+
+        :meth:`run` and :meth:`search` raise a ``ValueError`` with this reason before any query.
+        """
+        return None
 
     def run(
         self,
@@ -157,8 +202,7 @@ class SearchAgent(ABC):
         recorder = QueryRecorder(env, on_query)
         start = time.perf_counter()
         self.search(recorder, seed)
-        spec_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-        return SearchResult(self.name, env_id or spec_id, seed, recorder.queries, time.perf_counter() - start)
+        return SearchResult(self.name, env_id or env_name(env), seed, recorder.queries, time.perf_counter() - start)
 
     @abstractmethod
     def search(self, env: gym.Env, seed: int) -> None:

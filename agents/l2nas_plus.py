@@ -140,14 +140,15 @@ class L2NASPlus(L2NAS):
         self._observed = Incumbent()
         self._first_reevaluation = 0
 
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        unwrapped = env.unwrapped
+        if not (callable(getattr(unwrapped, "decode", None)) and hasattr(unwrapped, "search_space")):
+            return f"it needs a nasgym Continuous env (with decode() and search_space), not {type(unwrapped).__name__}"
+        return None
+
     def search(self, env: gym.Env, seed: int) -> None:
         self.check_env(env)
         unwrapped = env.unwrapped
-        if not (callable(getattr(unwrapped, "decode", None)) and hasattr(unwrapped, "search_space")):
-            raise ValueError(
-                f"agent {self.name!r} needs a nasgym Continuous env (with decode() and search_space); "
-                f"got {type(unwrapped).__name__}"
-            )
         self._decode, self._space = unwrapped.decode, unwrapped.search_space
         self._queried = set()
         self._observed = Incumbent()
@@ -168,9 +169,9 @@ class L2NASPlus(L2NAS):
         return target
 
     def _vertices(self, indices: list[int]) -> np.ndarray:
-        """The vertex encoding of each architecture: +1 at its choice of each decision, -1 elsewhere."""
-        one_hot = self._space.one_hot(self._space.choices_of(np.asarray(indices, np.int64)))
-        return (2.0 * one_hot - 1.0).reshape(len(indices), -1)
+        """The canonical action (vertex) of each architecture: +1 at its choice of each decision, -1
+        elsewhere (:meth:`~nasgym.spaces.SearchSpace.vertex`, what the env's ``vertex`` gives, batched)."""
+        return self._space.vertex(self._space.choices_of(np.asarray(indices, np.int64))).reshape(len(indices), -1)
 
     def _explore(self, state: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
         import torch

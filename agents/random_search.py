@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 
 from nasgym.agents._utils import agent_rng
-from nasgym.agents.base import SearchAgent
+from nasgym.agents.base import SearchAgent, env_flavour, valid_actions_mask
 
 
 class RandomSearch(SearchAgent):
     """Uniform random search, the baseline of every NAS benchmark.
 
-    Works on every flavour: each step takes a uniform sample of the env's action space, which for
-    Global and Sequential is a uniform architecture and for Continuous (argmax per edge of
-    i.i.d. uniform values) is one too. The result is the best-validation architecture among all
+    Works on every flavour: each step takes a uniform sample of the env's action space, which on a
+    plain product space is a uniform architecture for Global and Sequential and for Continuous
+    (argmax per decision of i.i.d. uniform values) too. On a Sequential env with ``action_masks()``
+    each step samples among the actions its mask allows (the valid ones; on DARTS the canonical
+    input tokens, so that every cell is equally likely). The result is the best-validation architecture among all
     queries, never the last one.
 
     The action space is seeded from the agent's own stream (:func:`~nasgym.agents._utils.agent_rng`),
@@ -24,8 +27,12 @@ class RandomSearch(SearchAgent):
     name = "random"
 
     def search(self, env: gym.Env, seed: int) -> None:
+        self.check_env(env)
         env.reset(seed=seed)
         env.action_space.seed(int(agent_rng(seed).integers(0, 2**62)))
+        masked = env_flavour(env) == "Sequential"  # follow action_masks(), where the env has them
         truncated = terminated = False
         while not (truncated or terminated):
-            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            mask = valid_actions_mask(env) if masked else None
+            action = env.action_space.sample() if mask is None else env.action_space.sample(mask.astype(np.int8))
+            _, _, terminated, truncated, _ = env.step(action)

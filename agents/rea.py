@@ -10,6 +10,7 @@ import numpy as np
 
 from nasgym.agents._utils import agent_rng, check_int
 from nasgym.agents.base import SearchAgent
+from nasgym.spaces import SearchSpace
 
 
 class Individual(NamedTuple):
@@ -43,13 +44,15 @@ def mutate(choices: np.ndarray, n_choices: np.ndarray, rng: np.random.Generator)
 class RegularizedEvolution(SearchAgent):
     """Regularized ("aging") evolution (Real et al., AAAI 2019) on the Global env.
 
-    The population starts as ``population_size`` uniformly random architectures. Each cycle draws
-    a tournament of ``sample_size`` distinct members uniformly at random, mutates the one with the
-    best observed validation accuracy (``info["valid_acc"]``, seed noise included, as the reference
-    code does; first on ties) by changing one uniformly chosen decision to a different choice,
-    queries the child, appends it to the population and removes the *oldest* member, whatever its
-    accuracy. The search stops when the env truncates (its query budget); the best architecture is
-    the best over all queries, which :class:`~nasgym.agents.base.SearchResult` reports.
+    The population starts as ``population_size`` uniformly random architectures
+    (:meth:`~nasgym.spaces.SearchSpace.sample`). Each cycle draws a tournament of ``sample_size``
+    distinct members uniformly at random, mutates the one with the best observed validation
+    accuracy (``info["valid_acc"]``, seed noise included, as the reference code does; first on
+    ties) by changing one uniformly chosen decision to a different choice (on a space whose
+    architectures may ignore some choices: a uniformly random neighbour), queries the child,
+    appends it to the population and removes the *oldest* member, whatever its accuracy. The
+    search stops when the env truncates (its query budget); the best architecture is the best over
+    all queries, which :class:`~nasgym.agents.base.SearchResult` reports.
 
     :param population_size: members of the population (default 10, the NATS-Bench setting).
     :param sample_size: tournament size, 1..population_size (default 3, the NATS-Bench setting).
@@ -81,12 +84,22 @@ class RegularizedEvolution(SearchAgent):
             return terminated or truncated
 
         while len(population) < self.population_size:
-            if query(rng.integers(0, n_choices)):
+            if query(space.sample(rng)):
                 return
         while True:
             members = rng.choice(len(population), size=self.sample_size, replace=False)
             parent = max((population[int(i)] for i in members), key=lambda m: m.valid_acc)
-            done = query(mutate(np.asarray(parent.choices), n_choices, rng))
+            done = query(self._child(space, np.asarray(parent.choices), n_choices, rng))
             population.popleft()  # aging: the oldest goes, not the worst
             if done:
                 return
+
+    @staticmethod
+    def _child(space: SearchSpace, parent: np.ndarray, n_choices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The parent mutated: :func:`mutate` on a plain product space; elsewhere (choices that an
+        architecture may ignore) a uniformly random one of its
+        :meth:`~nasgym.spaces.SearchSpace.neighbours`, so that the child is another architecture."""
+        if space.is_product:
+            return mutate(parent, n_choices, rng)
+        candidates = space.neighbours(parent)
+        return candidates[rng.integers(len(candidates))] if len(candidates) else parent

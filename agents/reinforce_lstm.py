@@ -14,14 +14,14 @@ from nasgym.agents._utils import (
     sample_categorical,
     torch_seed,
 )
-from nasgym.agents.base import TorchSearchAgent
+from nasgym.agents.base import TorchSearchAgent, valid_actions_mask
 
 
 def build_controller(n_choices: list[int], hidden_size: int) -> Any:
     """The controller network: an embedding of the previous action (plus a start token), one
     ``LSTMCell`` shared by all steps, and one linear softmax head per decision.
 
-    :param n_choices: choices of each decision, in the order the env asks for them.
+    :param n_choices: actions of each step position of one architecture, in the order the env asks.
     :param hidden_size: LSTM hidden (and embedding) width.
     """
     import torch
@@ -54,11 +54,15 @@ def build_controller(n_choices: list[int], hidden_size: int) -> Any:
 class ReinforceLSTM(TorchSearchAgent):
     """REINFORCE with an autoregressive LSTM controller (Zoph & Le, ICLR 2017) on the Sequential env.
 
-    The controller picks one decision per env step (for NAS-Bench-201: the op of edge 0, then
-    edge 1, ..., edge 5): it feeds the embedding of its previous action (a start token at the
-    first step) to an LSTM cell and samples the op from that step's softmax head. It conditions on
-    its own previous actions, not on the env's observation (which holds the same partial
-    architecture). After the step that completes the architecture, one Adam step on
+    The controller picks one action per env step (for NAS-Bench-201: the op of edge 0, then
+    edge 1, ..., edge 5; on ``ConvNet-Sequential-v0`` LaNAS's tokens, kernel, channels, then stop
+    or add a layer, so architectures take a variable number of steps): it feeds the embedding of
+    its previous action (a start token at the first step) to an LSTM cell and samples the action
+    from the softmax head of that step's position in the architecture, one head per position up to
+    the env's ``max_query_steps``. Where the env has ``action_masks()``, the softmax of each step
+    is renormalised over the actions its mask allows. It
+    conditions on its own previous actions, not on the env's observation (which holds the same
+    partial architecture). After the step that completes the architecture, one Adam step on
     ``-(R - b) * sum_t log p(a_t)``, where ``R`` is the reward of that step and ``b`` the
     bias-corrected EMA of the rewards (updated with ``R`` first, as NATS-Bench's REINFORCE does).
 
@@ -66,10 +70,8 @@ class ReinforceLSTM(TorchSearchAgent):
     a softmax classifier per step, uniform init in [-0.1, 0.1] as in ENAS), sized down to
     ``hidden_size=64`` for a 6-decision space, with the NAS-Bench-201 REINFORCE baseline's
     momentum 0.9. The learning rate is 3.5e-4 in ENAS and 6e-4 in Zoph & Le, tuned there for
-    thousands of controller updates; with a few hundred queries such rates barely move the
-    policy, so the default here is ``lr=1e-3``, the value that did best on the NAS-Bench-201
-    tables at 500 queries among {3.5e-4, 1e-3, 3e-3, 1e-2} in our runs (pass ``lr=3.5e-4`` for the
-    ENAS setting).
+    thousands of controller updates; a search of a few hundred queries makes only that many, so
+    the default here is the larger ``lr=1e-3`` (pass ``lr=3.5e-4`` for the ENAS setting).
 
     :param hidden_size: LSTM hidden width (default 64).
     :param lr: Adam learning rate (default 1e-3; see above).
@@ -99,15 +101,20 @@ class ReinforceLSTM(TorchSearchAgent):
         self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
         self.controller: Any = None
 
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        if not isinstance(getattr(env.unwrapped, "max_query_steps", None), int):
+            return "it does not say how many steps one architecture takes (a max_query_steps attribute)"
+        return None
+
     def _search(self, env: gym.Env, seed: int) -> None:
         import torch
 
-        space = env.unwrapped.search_space
-        n_choices = [int(n) for n in space.n_choices]
+        n_steps = env.unwrapped.max_query_steps
+        n_actions = int(env.action_space.n)
         rng = agent_rng(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed(rng))
-            controller = build_controller(n_choices, self.hidden_size)
+            controller = build_controller([n_actions] * n_steps, self.hidden_size)
             for parameter in controller.parameters():
                 torch.nn.init.uniform_(parameter, -self.init_range, self.init_range)
         self.controller = controller
@@ -117,13 +124,18 @@ class ReinforceLSTM(TorchSearchAgent):
         while True:
             h, c, previous = controller.initial_state()
             chosen: list[torch.Tensor] = []
-            for position in range(space.n_decisions):
+            for position in range(n_steps):
                 log_probs, (h, c) = controller.step(position, (h, c, previous))
+                mask = valid_actions_mask(env)
+                if mask is not None:  # renormalised over the actions this step accepts
+                    log_probs = torch.log_softmax(log_probs.masked_fill(torch.from_numpy(~mask), -torch.inf), dim=0)
                 previous = int(sample_categorical(rng, log_probs.detach().exp().double().numpy()[None])[0])
                 chosen.append(log_probs[previous])
-                _, reward, terminated, truncated, _ = env.step(previous)
-                if (terminated or truncated) and position < space.n_decisions - 1:
-                    return  # cannot happen with a nasgym env: it ends only on a completed architecture
+                _, reward, terminated, truncated, info = env.step(previous)
+                if "arch" in info:  # the architecture is complete and was queried
+                    break
+            else:
+                raise RuntimeError(f"the env took more than its max_query_steps={n_steps} steps for one architecture")
             baseline.update(reward)
             loss = -(float(reward) - baseline.value) * torch.stack(chosen).sum()
             optimizer.zero_grad()

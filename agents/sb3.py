@@ -85,7 +85,7 @@ import gymnasium as gym
 import numpy as np
 
 from nasgym.agents._utils import agent_rng, check_float, check_int, torch_threads
-from nasgym.agents.base import FLAVOUR_ACTION_SPACES, SearchAgent, env_flavour
+from nasgym.agents.base import FLAVOUR_ACTION_SPACES, SearchAgent, env_flavour, invalid_actions_possible
 
 #: prefix of the adapter's agent names: ``sb3:PPO``.
 SB3_PREFIX = "sb3:"
@@ -297,6 +297,15 @@ class SB3Agent(SearchAgent):
             dim = shape.action_dim
             arguments["action_noise"] = NormalActionNoise(np.zeros(dim), np.full(dim, float(noise)))
         return arguments
+
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        if invalid_actions_possible(env):
+            return (
+                f"it refuses some actions of its {env.action_space} at some steps (see its action_masks()), "
+                f"and {self.algorithm} samples every action (it takes no action masks); search this space's "
+                "Global or Continuous env instead"
+            )
+        return None
 
     def search(self, env: gym.Env, seed: int) -> None:
         self.check_env(env)

@@ -92,3 +92,27 @@ def selected_by_definition(indices, values) -> tuple[int, float]:
         return -1, float("-inf")
     best = max(ranked)[2]
     return best, sums[best] / counts[best]
+
+
+def make_registered_env(row, budget: int):
+    """``gym.make`` of a registered id (a row of ``nasgym.envs_registry.ENV_TABLE``) with the row's
+    ``test_kwargs`` (fast evaluators) and a query budget; skips the test, with the reason, where the
+    id's benchmark data is absent."""
+    import gymnasium as gym
+
+    try:
+        return gym.make(row.id, budget=budget, **row.test_kwargs)
+    except FileNotFoundError as exc:
+        pytest.skip(f"{row.id}: its benchmark data is absent ({exc})")
+
+
+def committed_nb201_run(agent: str, env_id: str, dataset: str, budget: int, seed: int) -> dict[str, str]:
+    """The row of a run in the committed grid ``benchmarks/results/nb201/runs.csv`` (query-budget runs)."""
+    import csv
+
+    with open(REPO_ROOT / "benchmarks" / "results" / "nb201" / "runs.csv", newline="") as file:
+        for row in csv.DictReader(file):
+            key = (row["agent"], row["env"], row["dataset"], row["budget"], row["seed"])
+            if key == (agent, env_id, dataset, str(budget), str(seed)):
+                return row
+    raise LookupError(f"no committed run of {agent} on {env_id}, {dataset}, {budget} queries, seed {seed}")

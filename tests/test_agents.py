@@ -1,20 +1,24 @@
 """Search agents on a small synthetic space: they find its optimum, follow their papers' rules
 (REA's aging, REINFORCE's gradient sign, the quantile loss), are reproducible, and reject bad
-arguments and env flavours with clear messages."""
+arguments and env flavours with clear messages. Every agent searches every registered env id it
+claims (or refuses it up front with a clear error), and committed NAS-Bench-201 runs replay exactly."""
 
 from __future__ import annotations
 
 import io
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import committed_nb201_run, make_registered_env
 
-from nasgym.agents import AGENTS, L2NAS, L2NASPlus, make_agent
+from nasgym.agents import AGENTS, L2NAS, L2NASPlus, LocalSearch, make_agent
+from nasgym.agents.base import env_flavour
 from nasgym.agents.l2nas import quantile_loss
-from nasgym.agents.local_search import neighbours
 from nasgym.agents.rea import mutate
 from nasgym.cli import main
 from nasgym.envs import ContinuousNASEnv, GlobalNASEnv, SequentialNASEnv
+from nasgym.envs_registry import ENV_TABLE
 from nasgym.evaluators import Evaluator
 from nasgym.spaces import SearchSpace
 
@@ -95,7 +99,7 @@ def query_indices(result) -> list[int]:
     return [q["index"] for q in result.queries]
 
 
-def test_every_registered_agent_is_covered():
+def test_every_registered_agent_is_covered_by_the_toy_tests():
     assert set(AGENTS) == set(ENV_CLASS)
     assert isinstance(ToyEvaluator(), Evaluator)
 
@@ -223,12 +227,33 @@ def test_local_search_goes_on_after_the_whole_space_is_queried():
     assert sorted(indices[:9]) == list(range(9))  # all of them first, no repeat
 
 
-def test_neighbours_are_the_hamming_distance_one_architectures():
-    n_choices = np.array([5, 2, 3])
-    found = neighbours(np.array([1, 0, 2]), n_choices)
-    assert len(found) == 4 + 1 + 2
-    assert ((found != np.array([1, 0, 2])).sum(axis=1) == 1).all()
-    assert len({tuple(row) for row in found}) == len(found)
+def test_local_search_keys_architectures_by_their_canonical_index():
+    """On the ConvNet space several choice vectors name one network (unused layers are ignored): a
+    neighbour that only changes an unused layer is the same network and is not queried again."""
+    env = gym.make("ConvNet-Global-v0", evaluator="synthetic", budget=300)
+    indices = query_indices(make_agent("local").run(env, seed=0))
+    assert len(set(indices)) == len(indices) == 300
+
+
+class NotEnumerable(SearchSpace):
+    """Four choice vectors that claim to be 10^15 architectures: listing them would take petabytes."""
+
+    enumerable = False
+    is_product = True
+
+    def __init__(self) -> None:
+        super().__init__("big", ["a", "b"], [("x", "y")] * 2)
+        self.size = 10**15
+
+    def enumerate(self) -> np.ndarray:
+        raise AssertionError("an agent enumerated a space that is not enumerable")
+
+
+def test_local_search_restarts_without_enumerating_a_space_that_is_not_enumerable():
+    space = NotEnumerable()
+    seen = {index: 50.0 for index in range(4)}  # every vector queried: rejection sampling finds none new
+    start = LocalSearch._random_start(np.random.default_rng(0), space, seen)
+    assert start.shape == (2,) and int(space.index_of(start)) in seen  # a sample, no enumeration
 
 
 # --- L2NAS -------------------------------------------------------------------------------------
@@ -479,3 +504,53 @@ def test_cli_runs_every_agent_on_the_real_tables(env_id, agent, args):
     assert main(argv, stdout=stdout) == 0
     summary = json.loads(stdout.getvalue())
     assert summary["agent"] == agent and summary["n_queries"] == 12
+
+
+# --- every registered env id each agent claims ----------------------------------------------------
+REGISTERED_BUDGET = 25
+
+
+@pytest.mark.parametrize("row", ENV_TABLE, ids=lambda row: row.id)
+@pytest.mark.parametrize("agent", sorted(AGENTS))
+def test_agent_searches_every_registered_env_it_claims_and_replays_its_seed(agent, row):
+    env = make_registered_env(row, REGISTERED_BUDGET)
+    searcher = make_agent(agent)
+    if env_flavour(env) not in searcher.flavours:  # not claimed: refused by flavour, before any query
+        with pytest.raises(ValueError, match=f"agent '{agent}' searches .* envs only"):
+            searcher.run(env, seed=0)
+        assert env.unwrapped.history.n_queries == 0
+        return
+    result = searcher.run(env, seed=0)
+    space = env.unwrapped.search_space
+    assert len(result.queries) == REGISTERED_BUDGET
+    assert all(0 <= q["index"] < space.size and q["arch"] == space.arch_string(q["index"]) for q in result.queries)
+    again = make_agent(agent).run(make_registered_env(row, REGISTERED_BUDGET), seed=0)
+    assert query_indices(again) == query_indices(result)  # same seed, same run (torch agents too)
+    assert [q["valid_acc"] for q in again.queries] == [q["valid_acc"] for q in result.queries]
+
+
+# --- the committed NAS-Bench-201 grid still reproduces ---------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "agent, env_id",
+    [
+        ("random", "NAS-Bench-201-Continuous-v0"),
+        ("rea", "NAS-Bench-201-Global-v0"),
+        ("local", "NAS-Bench-201-Global-v0"),
+        ("reinforce", "NAS-Bench-201-Global-v0"),
+        ("reinforce-lstm", "NAS-Bench-201-Sequential-v0"),
+        ("l2nas", "NAS-Bench-201-Continuous-v0"),
+        ("l2nas-plus", "NAS-Bench-201-Continuous-v0"),
+    ],
+)
+def test_a_committed_nb201_run_replays_exactly(agent, env_id):
+    """Seed 0 on cifar10 at 500 queries gives the committed row of ``benchmarks/results/nb201/runs.csv``
+    again: the same selected architecture, first found at the same query, with the same observed mean
+    and simulated time (the exact rng draws of the agent and of the env's seed noise). The torch agents
+    replay on the CPUs the grid was run on; another CPU may change their query sequence."""
+    committed = committed_nb201_run(agent, env_id, "cifar10", 500, 0)
+    summary = make_agent(agent).run(gym.make(env_id, dataset="cifar10", budget=500), seed=0).summary()
+    assert summary["best_arch"] == committed["best_arch"]
+    assert summary["queries_to_best"] == int(committed["queries_to_best"])
+    assert summary["best_valid_acc"] == float(committed["best_valid_acc_observed"])
+    assert summary["sim_time"] == float(committed["sim_time"])

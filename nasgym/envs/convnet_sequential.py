@@ -93,6 +93,11 @@ class ConvNetSequentialEnv(NASEnv):
         """Index in :data:`TOKENS` of the step the next action takes."""
         return self._position
 
+    @property
+    def max_query_steps(self) -> int:
+        """The most steps one network takes: 14, for a network of 5 layers."""
+        return _N_TOKENS
+
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._start_episode(seed)
         self._start_network()

@@ -114,3 +114,33 @@ def test_bad_arguments_are_named(shared_data):
     evaluator = NATSBenchEvaluator(api)
     assert evaluator.space.name == NB201Space().name
     assert np.isnan(evaluator.best_valid_acc)
+
+
+def test_size_space_import_equals_the_api(shared_data, tmp_path):
+    """`nasgym data import` of an official size-space directory stores what the API answers."""
+    from nasgym.tables import TableStore, import_paths, load_table
+
+    api = _api(shared_data, "sss")
+    folder = shared_data / "natsbench-official-samples" / "NATS-sss-v1_0-50262-simple"
+    (result,) = import_paths([folder], TableStore(tmp_path))
+    assert result.space == "nats-sss"
+    for dataset, (valid_run, test_run) in RUNS.items():
+        table = load_table("nats-sss", dataset, tmp_path)
+        for official in SAMPLE_ARCHS:  # canonical index = official index on this space
+            for fidelity, hp in (("", "90"), ("_12", "12"), ("_01", "01")):
+                seeds = api.query_meta_info_by_index(official, hp=hp).get_dataset_seeds(valid_run)
+                expected = [api.get_more_info(official, valid_run, hp=hp, is_random=s)["valid-accuracy"] for s in seeds]
+                stored = table.values(f"valid_acc{fidelity}")[official]
+                assert stored[: len(seeds)].tolist() == pytest.approx(expected)
+                test = api.get_more_info(official, test_run, hp=hp, is_random=False)["test-accuracy"]
+                assert table.mean(f"test_acc{fidelity}")[official] == pytest.approx(test)
+    # three records of 32,768 architectures: an env must refuse rather than serve NaN rewards
+    with pytest.raises(ValueError, match="covers 3 of 32,768"):
+        gym.make("NATS-Bench-SSS-Global-v0", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"fidelity 200 is unknown for space 'nats-sss'; accepted: \[1, 12, 90\]"):
+        gym.make("NATS-Bench-SSS-Global-v0", fidelity=200, cache_dir=tmp_path)
+
+
+def test_size_space_without_data_names_the_archive(tmp_path):
+    with pytest.raises(ValueError, match="NATS-sss-v1_0-50262-simple"):
+        gym.make("NATS-Bench-SSS-Continuous-v0", cache_dir=tmp_path)

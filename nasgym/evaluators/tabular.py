@@ -11,7 +11,7 @@ import numpy as np
 
 from nasgym.spaces import get_space
 from nasgym.tables import load_table
-from nasgym.tables.metrics import FIDELITY_METRICS
+from nasgym.tables.metrics import fidelity_metrics
 from nasgym.tables.repository import check_space_dataset
 
 NOISE_MODES = ("seed", "mean")
@@ -47,7 +47,8 @@ class TabularEvaluator:
     :param noise: ``"seed"`` draws one trained seed per query with the caller's rng, as NATS-Bench
         does; ``"mean"`` returns the mean over seeds, deterministically.
     :param fidelity: training epochs of the validation accuracy: 200, or 12 (NAS-Bench-201 ships
-        both); the table must hold that validation accuracy for every architecture.
+        both; the NATS-Bench size space has 90, 12 and 1); the table must hold that validation
+        accuracy for every architecture.
     :param cache_dir: table cache directory; defaults to ``$NASGYM_CACHE_DIR`` or the user cache.
 
     The validation accuracy and the simulated cost (train time at that fidelity) come from the
@@ -65,8 +66,11 @@ class TabularEvaluator:
         check_space_dataset(space, dataset, cache_dir)
         if noise not in NOISE_MODES:
             raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
-        if fidelity not in FIDELITY_METRICS:
-            raise ValueError(f"fidelity {fidelity!r} is unknown; accepted: {sorted(FIDELITY_METRICS)} (epochs)")
+        accepted = fidelity_metrics(space)
+        if fidelity not in accepted:
+            raise ValueError(
+                f"fidelity {fidelity!r} is unknown for space {space!r}; accepted: {sorted(accepted)} (epochs)"
+            )
         self.space = get_space(space)
         self.dataset = dataset
         self.noise = noise
@@ -75,7 +79,7 @@ class TabularEvaluator:
         self._bind(load_table(space, dataset, cache_dir))
 
     def _bind(self, table) -> None:
-        names = FIDELITY_METRICS[self.fidelity]
+        names = fidelity_metrics(self.space.name)[self.fidelity]
         table.require_complete(names["valid_acc"], f"fidelity {self.fidelity}")
         self.table = table
         nan = _nan_column(table.n_archs)

@@ -24,6 +24,19 @@ FIDELITY_METRICS: dict[int, dict[str, str]] = {
     200: {"valid_acc": "valid_acc", "test_acc": "test_acc", "train_time": "train_time"},
     12: {"valid_acc": "valid_acc_12", "test_acc": "test_acc_12", "train_time": "train_time_12"},
 }
+#: spaces whose full schedule is not 200 epochs: their own fidelities (the full one is unsuffixed)
+_SPACE_FIDELITY_METRICS: dict[str, dict[int, dict[str, str]]] = {
+    "nats-sss": {
+        90: FIDELITY_METRICS[200],
+        12: FIDELITY_METRICS[12],
+        1: {"valid_acc": "valid_acc_01", "test_acc": "test_acc_01", "train_time": "train_time_01"},
+    },
+}
+
+
+def fidelity_metrics(space: str) -> dict[int, dict[str, str]]:
+    """The fidelities (epochs) a space's tables can hold, each with its metric names."""
+    return _SPACE_FIDELITY_METRICS.get(space, FIDELITY_METRICS)
 
 
 def describe(metric: str) -> str:

@@ -14,10 +14,12 @@ class ImportResult:
 
     :param source: the name the arrays are stored under (one folder per source and dataset).
     :param inputs: the files read, recorded with their checksums so a corrupt cache can be redone.
+    :param space: the search space the arrays index (canonical indices of that space).
     """
 
     source: str
     inputs: list[Path]
+    space: str = "nb201"
     arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

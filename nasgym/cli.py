@@ -17,7 +17,7 @@ import nasgym
 from nasgym.env_args import keyword_argument, keyword_arguments
 from nasgym.spaces import SPACES
 from nasgym.tables import available_tables, import_paths, load_table
-from nasgym.tables.metrics import FIDELITY_METRICS, describe
+from nasgym.tables.metrics import describe
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -123,35 +123,53 @@ def _budget_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated query budgets: {exc}") from None
 
 
-def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
-    from nasgym.bench import BenchConfig, rescore, run_bench, split_agents, write_report
+def _bench_spaces() -> list[Any]:
+    from nasgym.bench.spaces import registered_spaces
 
-    if args.plot_only and args.rescore:
-        raise ValueError("--plot-only and --rescore: give one (--rescore rebuilds the report too)")
-    if args.plot_only or args.rescore:
-        mode = "--plot-only" if args.plot_only else "--rescore"
+    return list(registered_spaces().values())
+
+
+def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
+    from nasgym.bench import BenchConfig, migrate, rescore, run_bench, split_agents, write_report
+
+    modes = [flag for flag in ("--plot-only", "--rescore", "--migrate") if getattr(args, flag[2:].replace("-", "_"))]
+    if len(modes) > 1:
+        raise ValueError(f"{' and '.join(modes)}: give one (each rebuilds the report too)")
+    if args.allow_mixed_fingerprints and modes != ["--rescore"]:
+        raise ValueError("--allow-mixed-fingerprints goes with --rescore")
+    if modes:
         given = [
             flag
             for flag, value in (
                 ("--agents", args.agents),
+                ("--space", args.space),
+                ("--envs", args.envs),
+                ("--datasets", args.datasets),
                 ("--budgets", args.budgets),
                 ("--sim-time", args.sim_time),
                 ("--seeds", args.seeds),
+                ("--fidelity", args.fidelity),
+                ("--env-arg", args.env_arg),
             )
-            if value is not None
+            if value
         ]
         if given:
-            raise ValueError(f"{mode} works on --out alone; drop {given}")
+            raise ValueError(f"{modes[0]} works on --out alone; drop {given}")
         if args.rescore:
-            stdout.write(f"rescored {rescore(args.out)} runs in {args.out / 'runs.csv'}\n")
+            count = rescore(args.out, allow_mixed_fingerprints=args.allow_mixed_fingerprints)
+            stdout.write(f"rescored {count} runs in {args.out / 'runs.csv'}\n")
+        elif args.migrate:
+            stdout.write(f"migrated {migrate(args.out)} runs in {args.out / 'runs.csv'}\n")
         stdout.write(write_report(args.out))
         return 0
     if args.agents is None or args.seeds is None:
-        raise ValueError("--agents and --seeds are required (unless --plot-only or --rescore)")
+        raise ValueError("--agents and --seeds are required (unless --plot-only, --rescore or --migrate)")
+    if args.space is not None and args.envs is not None:
+        raise ValueError("--space and --envs: give one (--envs are env ids of a space)")
     budgets = args.budgets if args.budgets is not None else ([] if args.sim_time is not None else [500])
     config = BenchConfig(
         agents=split_agents(args.agents),
-        datasets=_comma_list(args.datasets),
+        datasets=_comma_list(args.datasets) if args.datasets is not None else None,
         budgets=budgets,
         seeds=args.seeds,
         seed_start=args.seed_start,
@@ -160,6 +178,11 @@ def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
         fidelity=args.fidelity,
         search_dataset=args.search_dataset,
         workers=args.workers,
+        space=args.space,
+        envs=_comma_list(args.envs) if args.envs is not None else (),
+        env_args=keyword_arguments(args.env_arg, "--env-arg"),
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
     report = run_bench(config, progress=not args.quiet)
     stdout.write((args.out / "table.md").read_text())
@@ -271,15 +294,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench",
-        help="run agents x datasets x budgets x seeds in parallel; write runs.csv, table.md and anytime.png",
+        help="run agents x datasets x budgets x seeds on a space's envs; write runs.csv, table.md and anytime.png",
     )
     bench.add_argument(
         "--agents",
-        help="comma-separated agents: NAME (its first flavour) or NAME@Flavour, each optionally with arguments "
-        "NAME[KEY=VALUE,...], e.g. random,rea,reinforce[lr=0.05],sb3:PPO@Sequential",
+        help="comma-separated agents: NAME (its first flavour the space offers) or NAME@Flavour, each optionally "
+        "with arguments NAME[KEY=VALUE,...], e.g. random,rea,reinforce[lr=0.05],sb3:PPO@Sequential",
     )
     bench.add_argument(
-        "--datasets", default="cifar10,cifar100,ImageNet16-120", help="comma-separated (default: all three)"
+        "--space",
+        help="the space to run on, by name or env-id prefix (default: nb201); one of: "
+        + ", ".join(f"{s.name} ({s.prefix})" for s in _bench_spaces()),
+    )
+    bench.add_argument("--envs", help="comma-separated env ids to run on, instead of --space")
+    bench.add_argument(
+        "--datasets", help="comma-separated (default: the space's own: every dataset of its tables, else its env's)"
     )
     bench.add_argument(
         "--budgets", type=_budget_list, help="comma-separated query budgets (default: 500, none with --sim-time)"
@@ -287,7 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=_positive_int, help="number of seeds K per agent, dataset and budget")
     bench.add_argument("--seed-start", type=int, default=0, help="first seed S; seeds S..S+K-1 (default: 0)")
     bench.add_argument("--out", type=Path, required=True, help="output folder (re-running into it resumes)")
-    bench.add_argument("--workers", type=_positive_int, help="processes (default: one per core)")
+    bench.add_argument("--workers", type=_positive_int, help="parallel runs (default: one per core)")
+    bench.add_argument(
+        "--executor", default="process", choices=("process", "ray"), help="a local pool (default) or Ray"
+    )
+    bench.add_argument("--ray-address", help="with --executor ray: the cluster to connect to (default: a local Ray)")
+    bench.add_argument(
+        "--env-arg",
+        type=keyword_argument,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a gym.make keyword of every env, e.g. top_k=5 or evaluator=synthetic (repeatable; JSON values, else "
+        "strings); recorded in runs.csv, and a run of its own",
+    )
     bench.add_argument(
         "--sim-time",
         type=float,
@@ -298,9 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--fidelity",
         type=int,
-        default=200,
-        choices=sorted(FIDELITY_METRICS, reverse=True),
-        help="epochs behind the validation reward (default: 200); the reported accuracies are the 200-epoch ones",
+        help="the env's fidelity (epochs) behind the validation reward (default: the env's, 200 on NAS-Bench-201); "
+        "the reported accuracies are at the env's default fidelity",
     )
     bench.add_argument(
         "--search-dataset",
@@ -312,7 +353,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rescore",
         action="store_true",
         help="recompute every run's selected architecture and reported accuracies from its history, with the "
-        "current selection rule and tables (after importing test accuracies, say), then rebuild the report",
+        "current selection rule and tables, then rebuild the report; refuses rows whose tables fingerprint is not "
+        "the current tables'",
+    )
+    bench.add_argument(
+        "--allow-mixed-fingerprints",
+        action="store_true",
+        help="with --rescore: rescore rows made on other tables too (commands.jsonl records it)",
+    )
+    bench.add_argument(
+        "--migrate",
+        action="store_true",
+        help="upgrade a folder written before runs.csv recorded provenance, checking that the current tables "
+        "reproduce every row",
     )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(handler=_cmd_bench)

@@ -165,7 +165,10 @@ def test_a_failing_run_loses_no_other_and_is_retried(tmp_path, monkeypatch):
     argv = ["--agents", "rea,flaky", "--datasets", "cifar10", "--budgets", "5", "--seeds", "3", "--workers", "1"]
     code, text = bench(*argv, "--out", str(tmp_path))
     assert code == 1
-    assert "1 of 6 runs failed" in text and "flaky@Continuous on cifar10, 5 queries, seed 1" in text
+    assert (
+        "1 of 6 runs failed" in text
+        and "flaky@Continuous on NAS-Bench-201-Continuous-v0 cifar10, 5 queries, seed 1" in text
+    )
     assert "RuntimeError: flaky agent broke on seed 1" in text
     assert {(r["agent"], r["seed"]) for r in read_rows(tmp_path)} == {
         ("rea", "0"),
@@ -252,7 +255,7 @@ def test_nas_bench_201_protocol_12_epoch_reward_searched_on_cifar10(tmp_path, im
         (["--agents", "random", "--seeds", "0"], "argument --seeds: expected an integer >= 1"),
         (["--agents", "random", "--sim-time", "-5"], "sim_time must be a finite number of simulated seconds > 0"),
         (["--agents", "random", "--sim-time", "soon"], "argument --sim-time: invalid float value"),
-        (["--agents", "random", "--fidelity", "50"], "argument --fidelity: invalid choice"),
+        (["--agents", "random", "--fidelity", "50"], "NAS-Bench-201-Continuous-v0 on cifar10: fidelity 50 is unknown"),
         (["--agents", "random", "--search-dataset", "mnist"], "search_dataset 'mnist' is unknown"),
         (["--agents", "random", "--seed-start", "-1"], "seed_start must be an integer >= 0"),
         (["--plot-only", "--agents", "random"], "--plot-only works on --out alone; drop"),
@@ -323,9 +326,9 @@ def test_bad_agent_arguments_are_clear_errors(text, message):
         parse_agent(text)
 
 
-def test_missing_12_epoch_data_and_missing_folder_are_clear_errors(tmp_path, tmp_cache):
-    config = BenchConfig(["random"], ["cifar10"], [5], seeds=1, out=tmp_path / "out", fidelity=12, cache_dir=tmp_cache)
-    with pytest.raises(ValueError, match="fidelity: fidelity 12 needs the metric 'valid_acc_12'"):
+def test_a_fidelity_the_tables_lack_and_a_missing_folder_are_clear_errors(tmp_path, tmp_cache):
+    config = BenchConfig(["random"], ["cifar10"], [5], seeds=1, out=tmp_path / "out", fidelity=50, cache_dir=tmp_cache)
+    with pytest.raises(ValueError, match=r"NAS-Bench-201-Continuous-v0 on cifar10: fidelity 50 is unknown"):
         run_bench(config)
     assert not (tmp_path / "out").exists()
     with pytest.raises(SystemExit):
@@ -346,3 +349,111 @@ def test_incumbent_curves():
     assert np.allclose(mean, curves.mean(axis=0)) and np.all(low < mean) and np.all(mean < high)
     with pytest.raises(ValueError, match="no query"):
         incumbents(np.array([]), np.array([]))
+
+
+def _registered_spaces():
+    from nasgym.bench import registered_spaces
+
+    return list(registered_spaces().values())
+
+
+def _test_kwargs(space) -> dict:
+    from nasgym.envs_registry import ENV_TABLE
+
+    return next(row.test_kwargs for row in ENV_TABLE if row.id in space.env_ids.values())
+
+
+@pytest.mark.parametrize("space", _registered_spaces(), ids=lambda s: s.prefix)
+def test_every_registered_space_runs_with_its_own_datasets(space, tmp_path):
+    """random on every space of the registry (its test_kwargs as --env-arg), its own default datasets."""
+    env_args = _test_kwargs(space)
+    config = BenchConfig(["random"], None, [6], seeds=1, out=tmp_path, workers=1, space=space.prefix, env_args=env_args)
+    try:
+        runs = config.plan()
+    except FileNotFoundError as exc:
+        pytest.skip(f"{space.prefix}: its benchmark data is absent ({exc})")
+    expected = list(space.table_datasets) or [gym.make(runs[0].env_id, **env_args).unwrapped.evaluator.dataset]
+    assert [run.dataset for run in runs] == expected
+    report = run_bench(config, progress=False)
+    assert report.completed == len(runs) and not report.failures
+    from nasgym.bench.envs import report_evaluator
+
+    for row in read_rows(tmp_path):
+        flavour = next(f for f in make_agent("random").flavours if f in space.env_ids)  # random's first offered
+        assert row["env"] == space.env_ids[flavour]
+        assert json.loads(row["env_args"] or "{}") == env_args and row["n_queries"] == "6"
+        reporter = report_evaluator(row["env"], row["dataset"], row["env_args"], None)
+        history = np.load(tmp_path / row["history"])
+        valid = reporter.evaluate(history["index"], np.random.default_rng(0))["valid_acc"]
+        hits = np.flatnonzero(valid >= reporter.best_valid_acc)
+        expected_q = float(hits[0] + 1) if math.isfinite(reporter.best_valid_acc) and len(hits) else math.nan
+        assert float(row["queries_to_optimum"]) == pytest.approx(expected_q, nan_ok=True)
+        assert len(row["tables_fingerprint"]) == 16 and row["versions"].startswith("nasgym=")
+        assert " cores, " in row["machine"]
+    assert f"## {space.prefix}" in (tmp_path / "table.md").read_text()
+
+
+def test_queries_to_optimum_counts_the_first_query_of_an_optimal_architecture(tmp_path):
+    """A grid long enough to query the optimum of cifar10 with REA, checked against the table."""
+    config = BenchConfig(["rea"], ["cifar10"], [1500], seeds=2, out=tmp_path, workers=1)
+    run_bench(config, progress=False)
+    evaluator = TabularEvaluator("nb201", "cifar10", noise="mean")
+    optimal = {
+        i for i in range(15625) if evaluator.evaluate(np.array([i]), None)["valid_acc"][0] == evaluator.best_valid_acc
+    }
+    for row in read_rows(tmp_path):
+        queried = np.load(tmp_path / row["history"])["index"].tolist()
+        first = next((n + 1 for n, index in enumerate(queried) if index in optimal), None)
+        assert row["queries_to_optimum"] == (str(first) if first else "nan")
+    assert "Runs that queried an optimal architecture" in (tmp_path / "table.md").read_text()
+
+
+def test_env_args_reach_the_env_and_make_runs_of_their_own(tmp_path):
+    argv = ["--agents", "random", "--datasets", "cifar10", "--budgets", "5", "--seeds", "1", "--workers", "1"]
+    assert bench(*argv, "--out", str(tmp_path))[0] == 0
+    code, text = bench(*argv, "--env-arg", "top_k=3", "--env-arg", "reward=normalized", "--out", str(tmp_path))
+    assert code == 0 and "1 runs done, 0 already" in text
+    rows = read_rows(tmp_path)
+    assert sorted(r["env_args"] for r in rows) == ["", '{"reward": "normalized", "top_k": 3}']
+    assert '| random {reward="normalized",top_k=3} | 5 queries |' in text
+    commands = [json.loads(line) for line in (tmp_path / "commands.jsonl").read_text().splitlines()]
+    assert "--env-arg top_k=3 --env-arg 'reward=\"normalized\"'" in commands[-1]["command"]
+    assert commands[-1]["versions"].startswith("nasgym=") and "cores" in commands[-1]["machine"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--space", "nope"], "space 'nope' is unknown; accepted: nb201 (NAS-Bench-201)"),
+        (["--envs", "NAS-Bench-201-Foo-v0"], "envs: 'NAS-Bench-201-Foo-v0' is not a registered env id"),
+        (["--space", "nb201", "--envs", "NAS-Bench-201-Global-v0"], "--space and --envs: give one"),
+        (["--env-arg", "dataset=cifar10"], "env_args: 'dataset' is set by the grid; use --datasets"),
+        (["--env-arg", "budget=5"], "env_args: 'budget' is set by the grid; use --budgets"),
+        (["--env-arg", "top_k=1", "--env-arg", "top_k=2"], "--env-arg top_k is given twice"),
+        (["--env-arg", "nope=1"], "NAS-Bench-201-Continuous-v0 on cifar10: unexpected keyword argument"),
+        (["--env-arg", "fidelity=12", "--fidelity", "12"], "fidelity is given twice"),
+        (["--executor", "dask"], "argument --executor: invalid choice"),
+        (["--migrate", "--rescore"], "--rescore and --migrate: give one"),
+        (["--allow-mixed-fingerprints"], "--allow-mixed-fingerprints goes with --rescore"),
+    ],
+)
+def test_bad_space_env_and_mode_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    prefix = [] if argv[0] in ("--migrate",) else ["--agents", "random", "--seeds", "1", "--budgets", "3"]
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", *prefix, *argv, "--out", str(out)], stdout=io.StringIO())
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_explicit_env_ids_pick_each_agents_flavour(tmp_path):
+    config = BenchConfig(
+        ["random", "rea"], ["cifar10"], [4], seeds=1, out=tmp_path, workers=1, envs=["NAS-Bench-201-Global-v0"]
+    )
+    assert {(run.agent.name, run.env_id) for run in config.plan()} == {
+        ("random", "NAS-Bench-201-Global-v0"),  # random searches every flavour: the one given
+        ("rea", "NAS-Bench-201-Global-v0"),
+    }
+    with pytest.raises(ValueError, match="this space has no Continuous env"):
+        BenchConfig(["random@Continuous"], ["cifar10"], [4], 1, tmp_path, envs=["NAS-Bench-201-Global-v0"]).plan()

@@ -1,0 +1,111 @@
+"""What a run depended on: a fingerprint of the tables its evaluators answer from, the versions
+of the packages behind it and the machine it ran on (one ``runs.csv`` column each)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from nasgym.evaluators import Evaluator
+
+#: spaces up to this size are probed at every architecture; larger ones at PROBE_SAMPLE fixed ones
+PROBE_ALL_UP_TO = 100_000
+PROBE_SAMPLE = 1_000
+#: generators of the reward evaluator's noisy answers in the probe
+PROBE_DRAWS = 3
+
+
+def _probe_indices(evaluator: Evaluator) -> np.ndarray:
+    space = evaluator.space
+    if space.size <= PROBE_ALL_UP_TO:
+        return np.arange(space.size, dtype=np.int64)
+    return np.asarray(space.sample(np.random.default_rng(0), PROBE_SAMPLE), dtype=np.int64)
+
+
+def _digest(hasher: hashlib._Hash, values: np.ndarray) -> None:
+    values = np.asarray(values, dtype=np.float64)
+    hasher.update(np.where(np.isnan(values), -1.0, values).tobytes())  # one spelling of NaN
+
+
+def _is_live(evaluator: Evaluator) -> bool:
+    return type(evaluator).__module__ == "nasgym.evaluators.live"
+
+
+def tables_fingerprint(reward: Evaluator, report: Evaluator) -> str:
+    """A fingerprint of the tables (or surrogate) behind a run: 16 hex digits of a sha256 over what
+    its evaluators answer for a fixed probe (every architecture of a space of up to
+    :data:`PROBE_ALL_UP_TO`, else :data:`PROBE_SAMPLE` fixed ones): the reward evaluator's
+    validation accuracy and cost under :data:`PROBE_DRAWS` fixed generators (its noise included)
+    and the report evaluator's validation and test accuracy, and both optima. Two runs with equal
+    fingerprints read the same values wherever the probe looks. Live training has no tables:
+    ``"live"``.
+
+    :param reward: the evaluator of the env the run searched.
+    :param report: the evaluator that reports the selected architecture (seed-mean).
+    """
+    if _is_live(reward) or _is_live(report):
+        return "live"
+    hasher = hashlib.sha256()
+    for draw in range(PROBE_DRAWS):
+        answers = reward.evaluate(_probe_indices(reward), np.random.default_rng(draw))
+        _digest(hasher, answers["valid_acc"])
+        _digest(hasher, answers["cost"])
+    answers = report.evaluate(_probe_indices(report), np.random.default_rng(0))
+    _digest(hasher, answers["valid_acc"])
+    _digest(hasher, answers["test_acc"])
+    _digest(hasher, np.array([reward.best_valid_acc, report.best_valid_acc]))
+    return hasher.hexdigest()[:16]
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@functools.cache
+def versions() -> str:
+    """``nasgym=... numpy=... gymnasium=... torch=...`` of this process (torch ``absent`` where it is)."""
+    import nasgym
+
+    found = {"nasgym": nasgym.__version__, "numpy": np.__version__}
+    found |= {package: _version(package) for package in ("gymnasium", "torch")}
+    return " ".join(f"{package}={version}" for package, version in found.items())
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _gpus() -> str:
+    if shutil.which("nvidia-smi") is None:
+        return "no GPU"
+    try:
+        names = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "GPU unknown (nvidia-smi failed)"
+    names = [name.strip() for name in names if name.strip()]
+    return ", ".join(names) or "no GPU"
+
+
+@functools.cache
+def machine() -> str:
+    """``<CPU model>, <N> cores, <GPUs or 'no GPU'>`` of the machine this process runs on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{_cpu_model()}, {cores} cores, {_gpus()}"

@@ -115,7 +115,7 @@ def torch_seed(rng: np.random.Generator) -> int:
 def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n_threads)``, restoring the previous setting.
 
-    Small networks run fastest on one thread; ``None`` leaves torch's setting alone.
+    The agents' networks are small (default: one thread); ``None`` leaves torch's setting alone.
     """
     import torch
 

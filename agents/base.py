@@ -211,7 +211,7 @@ class SearchAgent(ABC):
 
 class TorchSearchAgent(SearchAgent):
     """A search agent with torch networks: :meth:`search` runs :meth:`_search` with the agent's
-    ``torch_threads`` (tiny networks are fastest on one thread; the previous setting is restored)."""
+    ``torch_threads`` (the previous setting is restored)."""
 
     #: torch CPU threads during the search; ``None`` leaves torch's setting alone.
     torch_threads: int | None = 1

@@ -103,24 +103,23 @@ class L2NAS(TorchSearchAgent):
     :param batch_size: minibatch size of each update (default 64).
     :param updates_per_step: critic + actor updates after each query (default 1).
     :param pretrained: path of a :meth:`save` file to start from (default: random init).
-    :param torch_threads: torch CPU threads during the search (default 1: fastest for these small
-        networks; restored afterwards); ``None`` leaves torch's setting alone.
+    :param torch_threads: torch CPU threads during the search (default 1; restored afterwards);
+        ``None`` leaves torch's setting alone.
     :param standardize: train the critic on rewards standardised with the mean and std of the
         buffer (default True). The quantile of an increasing affine map of the reward is the same
         map of its quantile, so the critic's argmax and the actor's objective are unchanged; but
         the check loss has constant-size gradients, and on raw rewards (validation accuracies
         within a few hundredths of each other) the critic's Adam steps are as large as the
-        differences it must resolve. On NAS-Bench-201 cifar10 at 500 queries this lifts the mean
-        best validation accuracy from about 91.0 to about 91.5.
+        differences it must resolve.
 
     The tau, the actor/critic/replay structure, the state, the exploration (Gaussian noise plus
     epsilon-greedy) and the normalised transfer reward follow the paper; the values of the widths,
     learning rates, batch size, sigma, epsilon, warm-up and the reward standardisation are this
-    implementation's documented choices (sigma 0.1 / 0.3 and epsilon 0.05 / 0.2 did no better on
-    NAS-Bench-201 cifar10 at 500 queries).
+    implementation's choices.
 
-    Where it falls short of regularized evolution on NAS-Bench-201, why, and a variant that does
-    not: :mod:`nasgym.agents.l2nas_plus` (agent ``l2nas-plus``).
+    How it compares with regularized evolution on NAS-Bench-201 is in the committed grid
+    (``benchmarks/results/nb201``); why it falls short there, and a variant that changes what
+    causes it: :mod:`nasgym.agents.l2nas_plus` (agent ``l2nas-plus``).
     """
 
     name = "l2nas"

@@ -24,8 +24,8 @@ class Reinforce(TorchSearchAgent):
     :param momentum: EMA momentum of the baseline (default 0.9, the NATS-Bench setting).
     :param init_std: standard deviation of the initial logits (default 0: all zero; the reference
         code draws ``1e-3 * randn``, which makes no practical difference).
-    :param torch_threads: torch CPU threads during the search (default 1, fastest for tiny
-        tensors; the previous setting is restored afterwards); ``None`` leaves it alone.
+    :param torch_threads: torch CPU threads during the search (default 1; the previous setting is
+        restored afterwards); ``None`` leaves it alone.
 
     After a search, :attr:`logits` holds the final logits as a numpy array (decisions x choices;
     ``-inf`` marks the padding of decisions with fewer choices).

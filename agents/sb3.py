@@ -27,31 +27,27 @@ One query takes ``q`` env steps (1 on Continuous and Global; on Sequential the s
 6 on NAS-Bench-201) and the budget allows ``T = budget * q`` steps, which ``learn`` gets as
 ``total_timesteps`` so that schedules relative to it (DQN's exploration) span the budget. Keyword
 arguments of the same name override every default (``policy_kwargs`` given are merged into the
-default ones). Quoted accuracies: mean over seeds 0-5 of the mean (over trained seeds) validation
-accuracy of the selected architecture, NAS-Bench-201 cifar10, 500 queries; random search: 91.32
-(40 seeds).
+default ones). What every algorithm reaches with these defaults on NAS-Bench-201 is in the committed
+grid (``benchmarks/results/nb201``), beside random search and the other agents.
 
 - All: ``device="cpu"``, ``verbose=0``, ``policy="MlpPolicy"`` (RecurrentPPO: ``"MlpLstmPolicy"``).
-  Small MLPs train faster on the CPU; ``device="auto"`` takes a GPU where there is one.
+  The networks are small MLPs; ``device="auto"`` takes a GPU where there is one.
 - PPO, RecurrentPPO: ``n_steps = batch_size = 16 q`` and ``learning_rate=1e-3``. PPO's rollout
   of 2,048 steps would update at most once in 500 queries (RecurrentPPO's 128 steps: every 21
   queries on Sequential); 16 queries per rollout give 31 full-batch updates, each a larger step.
 - PPO, A2C, RecurrentPPO: ``gamma = 0.5 ** (1 / q)``, 0.5 per query (0.89 per step on Sequential,
   where each reward comes on the 6th step). A query's reward does not depend on the queries before
   it, so the return needs no long horizon, and SB3's 0.99 makes the critic chase the sum of a
-  hundred future rewards. PPO on Global: 91.37 with 32-query rollouts and SB3's learning rate and
-  gamma, 91.56 with these three defaults; A2C on Global: 91.20 with SB3's gamma, 91.42 with this
-  one. The replay algorithms keep SB3's 0.99: SAC did the same at 0.5 (91.43, 91.39 at 0.99), DQN
-  worse at 0.9 per step (91.30, 91.45 at 0.99).
+  hundred future rewards. The replay algorithms keep SB3's 0.99.
 - SAC, TD3, DDPG, DQN, QRDQN: ``buffer_size = T``: the whole run fits, and SB3's 10^6 rows are
   not allocated for nothing.
 - SAC, TD3, DDPG: ``learning_starts=20``: SB3's 100 random steps are a fifth of a 500-query budget.
 - TD3, DDPG: ``action_noise=0.2``, Gaussian noise of std 0.2 on every action entry (a number given
   as ``action_noise`` is read so for any algorithm that takes one): SB3's default, none, acts
-  deterministically after the warm-up. Even so both stay below random search (TD3 91.03): the
-  actor's tanh outputs saturate at -1 and 1 and it queries a few architectures over and over
-  (noise 0.5, gamma 0.5 or ``learning_starts=100`` did no better); :class:`~nasgym.agents.L2NAS`
-  is the deterministic actor-critic built for this env.
+  deterministically after the warm-up. The actor's tanh outputs can still saturate at -1 and 1,
+  so that it queries a few architectures over and over (the committed grid shows where TD3 and
+  DDPG stand against random search); :class:`~nasgym.agents.L2NAS` is the deterministic
+  actor-critic built for this env.
 - DQN, QRDQN: ``learning_starts = 20 q``, ``target_update_interval = 10 q``: SB3's target network
   updates every 10^4 steps, never within the 3,000 to 6,000 steps of a run.
 - DQN, QRDQN: ``learning_rate=1e-3``, ``exploration_fraction=0.25``,
@@ -60,12 +56,13 @@ accuracy of the selected architecture, NAS-Bench-201 cifar10, 500 queries; rando
   epsilon decays over the first quarter of the budget instead of SB3's first tenth (QRDQN: 0.5
   percent, 15 queries).
 - QRDQN: ``policy_kwargs={"n_quantiles": 50}``: the quantile loss grows with the square of the
-  quantiles, and SB3's 200 make a run 8 times slower than DQN's.
+  quantiles, and SB3's 200 make a run many times slower than DQN's.
 
 Seeding. The env's first reset takes the run's ``seed``, as with every agent; the algorithm is
 seeded (its ``seed`` argument: torch, numpy, Python and its action space) from the agent's own
 stream (:func:`~nasgym.agents._utils.agent_rng`), so its random actions are not the draws behind the
-env's seed noise. Same seed, same queries (on the CPU). SB3 seeds the global generators of Python,
+env's seed noise. Same seed, same queries on the same machine (torch's CPU kernels may round
+differently on another CPU, and change the query sequence). SB3 seeds the global generators of Python,
 numpy and torch: they are restored after the run (torch's CPU generator; a GPU's is left alone).
 """
 
@@ -227,8 +224,8 @@ class SB3Agent(SearchAgent):
 
     :param algorithm: a key of :data:`SB3_ALGORITHMS`, e.g. ``"PPO"``; the agent is named
         ``"sb3:" + algorithm`` and searches the flavours listed there.
-    :param torch_threads: torch CPU threads during the run (default 1: fastest for these small
-        networks; restored afterwards); ``None`` leaves torch's setting alone.
+    :param torch_threads: torch CPU threads during the run (default 1; restored afterwards);
+        ``None`` leaves torch's setting alone.
     :param algorithm_kwargs: arguments of the algorithm's constructor, over the adapter's defaults
         (``env`` and ``seed`` are set by the run). ``action_noise`` may be a number: the std of
         Gaussian noise on every action entry.

@@ -1,6 +1,7 @@
-"""The SB3 adapter: every required algorithm x flavour searches and stops exactly at the budget, runs
-are reproducible, arguments reach the algorithm over budget-aware defaults, and bad names, flavours
-and arguments raise clear errors (also through the CLI)."""
+"""The SB3 adapter: every required algorithm x flavour searches and stops exactly at the budget, every
+algorithm searches every registered env id it claims (or refuses it up front), runs are reproducible
+(a committed NAS-Bench-201 run replays exactly), arguments reach the algorithm over budget-aware
+defaults, and bad names, flavours and arguments raise clear errors (also through the CLI)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import random
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import committed_nb201_run, make_registered_env
 
-from nasgym.agents import make_agent, sb3
+from nasgym.agents import SB3_AGENT_NAMES, make_agent, sb3
+from nasgym.agents.base import env_flavour, invalid_actions_possible
 from nasgym.cli import main
+from nasgym.envs_registry import ENV_TABLE
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("sb3_contrib")
@@ -54,6 +58,50 @@ def test_every_algorithm_trains_on_its_flavours_and_stops_exactly_at_the_budget(
     assert agent.model.num_timesteps == budget * STEPS_PER_QUERY[flavour]  # not one step further
     assert agent.model._n_updates > 0  # the defaults let it learn within a small budget
     assert result.summary()["best_valid_acc"] == max(q["valid_acc"] for q in result.queries)
+
+
+@pytest.mark.parametrize("row", ENV_TABLE, ids=lambda row: row.id)
+@pytest.mark.parametrize("name", SB3_AGENT_NAMES)
+def test_every_algorithm_searches_every_registered_env_it_claims(name, row):
+    budget = 12
+    env = make_registered_env(row, budget)
+    agent = make_agent(name)
+    if env_flavour(env) not in agent.flavours:  # not claimed: refused by flavour, before any query
+        with pytest.raises(ValueError, match=f"agent '{name}' searches .* envs only"):
+            agent.run(env, seed=0)
+        assert env.unwrapped.history.n_queries == 0
+        return
+    if invalid_actions_possible(env):  # the algorithm would sample actions the env refuses: refused up front
+        with pytest.raises(ValueError, match=f"agent '{name}' cannot search {row.id}: it refuses some actions"):
+            agent.run(env, seed=0)
+        assert env.unwrapped.history.n_queries == 0
+        uniform = make_registered_env(row, 10_000)  # ... and uniform actions are indeed refused there
+        uniform.reset(seed=0)
+        uniform.action_space.seed(0)
+        with pytest.raises(ValueError, match="action"):
+            for _ in range(10_000):
+                uniform.step(uniform.action_space.sample())
+        return
+    result = agent.run(env, seed=0)
+    assert len(result.queries) == budget
+    space = env.unwrapped.search_space
+    assert all(0 <= q["index"] < space.size for q in result.queries)
+    if row.id.startswith("NAS-Bench-201-"):  # same seed, same run (once per algorithm and flavour)
+        again = make_agent(name).run(make_registered_env(row, budget), seed=0)
+        assert [q["index"] for q in again.queries] == [q["index"] for q in result.queries]
+
+
+@pytest.mark.slow
+def test_a_committed_nb201_run_replays_exactly():
+    """Seed 0 of sb3:PPO on the Continuous env, cifar10, 500 queries, gives its committed row again (the
+    grid's SB3 rows were run on another machine, with torch 2.11: the same queries there)."""
+    committed = committed_nb201_run("sb3:PPO", "NAS-Bench-201-Continuous-v0", "cifar10", 500, 0)
+    env = gym.make("NAS-Bench-201-Continuous-v0", dataset="cifar10", budget=500)
+    summary = make_agent("sb3:PPO").run(env, seed=0).summary()
+    assert summary["best_arch"] == committed["best_arch"]
+    assert summary["queries_to_best"] == int(committed["queries_to_best"])
+    assert summary["best_valid_acc"] == float(committed["best_valid_acc_observed"])
+    assert summary["sim_time"] == float(committed["sim_time"])
 
 
 @pytest.mark.parametrize("algorithm, flavour", [("PPO", "Continuous"), ("DQN", "Sequential")])

@@ -25,7 +25,7 @@ from nasgym.tables.importers.csv_table import import_csv
 from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
 from nasgym.tables.importers.result import ImportResult
 from nasgym.tables.metrics import overlay, pack_seeds
-from nasgym.tables.store import CacheInvalid, TableStore, file_sha256
+from nasgym.tables.store import FORMAT_VERSION, CacheInvalid, TableStore, file_sha256
 from nasgym.tables.table import BenchmarkTable
 
 logger = logging.getLogger(__name__)
@@ -91,15 +91,27 @@ def _warn_unlisted(folder: Path) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _ensure_base(store: TableStore, space: str, dataset: str) -> None:
+def _base_arrays(store: TableStore, space: str, dataset: str) -> dict[str, np.ndarray]:
+    """The base source's arrays, checked; built on first use, rebuilt with a warning if stale or damaged."""
     _, fingerprint_of, build = _BASES[space]
     fingerprint = fingerprint_of(dataset)
     try:
-        if store.read(space, dataset, BASE_SOURCE, fingerprint) is not None:
-            return
+        cached = store.read(space, dataset, BASE_SOURCE, fingerprint)
+        if cached is not None:
+            return cached.arrays
     except CacheInvalid as exc:
         _warn_rebuild(exc)
     store.write(space, dataset, BASE_SOURCE, build(dataset), fingerprint)
+    return store.read(space, dataset, BASE_SOURCE, fingerprint).arrays
+
+
+def _ensure_base(store: TableStore, space: str, dataset: str) -> None:
+    """Build or refresh the base source unless its manifest is current. Its arrays are checked
+    whenever a merge reads them; a warm load, served by the merged source, need not map them."""
+    manifest = store.read_manifest(space, dataset, BASE_SOURCE)
+    current = manifest.get("format_version") == FORMAT_VERSION
+    if not current or manifest.get("fingerprint") != _BASES[space][1](dataset):
+        _base_arrays(store, space, dataset)
 
 
 def _read_import(store: TableStore, space: str, dataset: str, source: str) -> dict[str, np.ndarray]:
@@ -167,7 +179,7 @@ def _load_table_cached(space: str, dataset: str, root: Path) -> BenchmarkTable:
         merged: dict[str, np.ndarray] = {}
         for source in sources:
             arrays = (
-                store.read(space, dataset, source).arrays
+                _base_arrays(store, space, dataset)
                 if source == BASE_SOURCE
                 else _read_import(store, space, dataset, source)
             )
@@ -245,7 +257,7 @@ def _check_result(result: ImportResult, path: Path) -> None:
             if bad is not None:
                 index, _ = divmod(bad, values.shape[1])
                 raise DataImportError(
-                    f"{path}: {dataset} {metric} of {NB201Space().arch_string(index)} is {values.flat[bad]!r}; "
+                    f"{path}: {dataset} {metric} of {NB201Space().arch_string(index)} is {float(values.flat[bad])!r}; "
                     f"expected {accepted_values(metric, n_archs)}"
                 )
 

@@ -32,7 +32,10 @@ _SPACES = {
     "NAS-Bench-Macro": "nasbench-macro",
     "NAS-Bench-Graph": "nasbench-graph",
     "NAS-Bench-Graph-Proteins": "nasbench-graph-proteins",
+    "NAS-Bench-301": "darts",
 }
+#: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98 epochs)
+_EVALUATOR_KWARGS = {"darts": {"evaluator": "surrogate", "fidelity": 98}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
 _DEFAULT_DATASETS = {"nasbench-graph": "cora", "nasbench-graph-proteins": "proteins"}
 
@@ -47,7 +50,9 @@ ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
     EnvSpecRow(
         f"{space_id}-{flavour}-v0",
         entry_point,
-        {"space": space} | ({"dataset": _DEFAULT_DATASETS[space]} if space in _DEFAULT_DATASETS else {}),
+        {"space": space}
+        | ({"dataset": _DEFAULT_DATASETS[space]} if space in _DEFAULT_DATASETS else {})
+        | _EVALUATOR_KWARGS.get(space, {}),
     )
     for space_id, space in _SPACES.items()
     for flavour, entry_point in _FLAVOURS.items()

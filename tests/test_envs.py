@@ -7,6 +7,7 @@ and derived from the env's search space, with the literal NAS-Bench-201 numbers 
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import re
@@ -20,6 +21,7 @@ from gymnasium import spaces
 import nasgym  # noqa: F401  (registers the env ids)
 from nasgym.envs_registry import ENV_IDS, ENV_TABLE
 from nasgym.evaluators import Evaluator, SyntheticEvaluator, TabularEvaluator
+from nasgym.evaluators.surrogate import NB301SurrogateEvaluator
 from nasgym.spaces import get_space
 from nasgym.tables import SPACE_DATASETS
 
@@ -55,8 +57,15 @@ def skip_unless_product_space(env_id: str, needs: str) -> None:
     ConvNet space has a variable depth, its own index bijection and, in its Sequential flavour, a
     variable number of steps per query; tests/test_live_space.py covers its envs."""
     space = get_space(space_name(env_id))
-    if space.size != int(np.prod(space.n_choices)):
+    if not space.is_product:
         pytest.skip(f"{env_id}: the {space.name} space is not a plain product ({needs})")
+
+
+def skip_without_optimum(env_id: str, evaluator, needs: str) -> None:
+    """Skip a test that needs the best validation accuracy of the space (the NAS-Bench-301
+    surrogate's optimum over 1e18 architectures is unknown)."""
+    if math.isnan(evaluator.best_valid_acc):
+        pytest.skip(f"{env_id}: the space's optimum is unknown ({needs})")
 
 
 def skip_variable_steps(env_id: str) -> None:
@@ -65,21 +74,29 @@ def skip_variable_steps(env_id: str) -> None:
 
 
 def steps_per_query(env: gym.Env) -> int:
-    return env.unwrapped.search_space.n_decisions if flavour(env.unwrapped.spec.id) == "Sequential" else 1
+    """Steps per architecture: the space's sequence length in the Sequential flavour (6 on
+    NAS-Bench-201, 32 on NAS-Bench-301), else 1."""
+    sequential = flavour(env.unwrapped.spec.id) == "Sequential"
+    return env.unwrapped.search_space.sequence_length if sequential else 1
 
 
 def actions_for(env: gym.Env, choices) -> list:
-    """The actions that make ``env`` query the architecture with these choices (one per decision)."""
-    choices = [int(c) for c in choices]
+    """The actions that make ``env`` query the architecture with these choices, through the public
+    API: the Continuous env's vertex, the Global choice vector, the Sequential token sequence."""
+    space = env.unwrapped.search_space
+    choices = np.asarray([int(c) for c in choices], dtype=np.int64)
     action_space = env.action_space
     if isinstance(action_space, spaces.Box):
-        scores = np.full(action_space.shape, -1.0, np.float32).reshape(len(choices), -1)
-        scores[np.arange(len(choices)), choices] = 1.0
-        return [scores.reshape(action_space.shape)]
+        action = env.unwrapped.vertex(int(space.index_of(choices)))
+        if space.relaxation_shape == (space.n_decisions, space.max_choices):  # by hand, where it is that simple
+            scores = np.full(action_space.shape, -1.0, np.float32).reshape(len(choices), -1)
+            scores[np.arange(len(choices)), choices] = 1.0
+            np.testing.assert_array_equal(action, scores.reshape(action_space.shape))
+        return [action]
     if isinstance(action_space, spaces.MultiDiscrete):
-        return [np.array(choices, dtype=np.int64)]
+        return [choices]
     if isinstance(action_space, spaces.Discrete):
-        return [np.int64(c) for c in choices]
+        return [np.int64(t) for t in space.sequence_of(choices)]
     raise NotImplementedError(f"no test helper for action space {action_space}")
 
 
@@ -121,7 +138,9 @@ class SyntheticTestAcc:
     have none), to see where test accuracy goes."""
 
     def __init__(self, space: str, dataset: str = "cifar10", noise: str = "seed", offset: float = 0.0) -> None:
-        if dataset in SPACE_DATASETS.get(space, ()):
+        if space == "darts":  # the NAS-Bench-301 surrogate, whose test accuracy is NaN
+            self._inner = NB301SurrogateEvaluator(space, dataset, noise=noise)
+        elif dataset in SPACE_DATASETS.get(space, ()):
             self._inner = TabularEvaluator(space, dataset, noise=noise)
         else:  # a space without tables (ConvNet)
             self._inner = SyntheticEvaluator(space, noise=noise)
@@ -152,11 +171,8 @@ class SyntheticTestAcc:
 def test_gymnasium_env_checker(env_id, monkeypatch):
     from gymnasium.utils import env_checker
 
-    # with data whose every metric is known, the stock checker as it is
-    synthetic = SyntheticTestAcc(space_name(env_id))
-    env_checker.check_env(make(env_id, budget=50, evaluator=synthetic), skip_render_check=True)
-    # the base tables have no test accuracy: info holds NaN there (as DESIGN.md says), and the
-    # checker's determinism test compares info values with ==, for which NaN != NaN
+    # info holds NaN where a table has no value (as DESIGN.md says; NAS-Bench-Macro has no latency),
+    # and the checker's determinism test compares info values with ==, for which NaN != NaN
     stock = env_checker.data_equivalence
 
     def nan_is_nan(data_1, data_2, exact=False):
@@ -165,6 +181,9 @@ def test_gymnasium_env_checker(env_id, monkeypatch):
         return stock(data_1, data_2, exact)
 
     monkeypatch.setattr(env_checker, "data_equivalence", nan_is_nan)
+    # with a test accuracy known for every architecture, then with the table as it is
+    synthetic = SyntheticTestAcc(space_name(env_id))
+    env_checker.check_env(make(env_id, budget=50, evaluator=synthetic), skip_render_check=True)
     env_checker.check_env(make(env_id, budget=50), skip_render_check=True)
 
 
@@ -197,6 +216,11 @@ def test_different_seeds_give_different_noisy_rewards(env_id):
     skip_variable_steps(env_id)
     budget = 20
     env = make(env_id, budget=budget, noise="seed")
+    table = getattr(env.evaluator, "table", None)
+    if table is not None and table.n_seeds("valid_acc").max() == 1:
+        pytest.skip(f"{env_id}: one validation value per architecture, noise='seed' has nothing to draw")
+    if isinstance(env.evaluator, NB301SurrogateEvaluator):
+        pytest.skip(f"{env_id}: the surrogate's prediction is deterministic, noise='seed' has nothing to draw")
     env.action_space.seed(1)
     actions = [env.action_space.sample() for _ in range(budget * steps_per_query(env))]
     rewards = {seed: [step[1] for step in run_actions(env, seed, actions)[1:]] for seed in (0, 1)}
@@ -333,7 +357,7 @@ def test_sb3_agent_learns_and_runs_an_episode(algo, env_id):
     eval_env = gym.make(env_id, budget=5, **TEST_KWARGS[env_id])
     obs, _ = eval_env.reset(seed=0)
     truncated = False
-    for _ in range(5 * 14):  # enough steps for 5 queries in every flavour (ConvNet-Sequential: up to 14)
+    for _ in range(5 * max(steps_per_query(eval_env), 14)):  # 5 queries (ConvNet-Sequential: up to 14 steps)
         action, _ = model.predict(obs, deterministic=True)
         assert eval_env.action_space.contains(action), action
         obs, reward, terminated, truncated, info = eval_env.step(action)
@@ -349,13 +373,22 @@ def test_spaces_are_those_of_the_design(env_id):
     skip_variable_steps(env_id)
     env = make(env_id)
     space = env.search_space
-    d, c = space.n_decisions, space.max_choices
+    features = spaces.Box(0.0, 1.0, (space.feature_size,), np.float32)
+    relaxation = int(np.prod(space.relaxation_shape))
+    steps, tokens = space.sequence_length, space.sequence_width
     expected = {
-        "Continuous": (spaces.Box(-1.0, 1.0, (d * c,), np.float32), spaces.Box(0.0, 1.0, (d * c,), np.float32)),
-        "Global": (spaces.MultiDiscrete(space.n_choices), spaces.Box(0.0, 1.0, (d * c,), np.float32)),
-        "Sequential": (spaces.Discrete(c), spaces.Box(0.0, 1.0, (d * (c + 1) + d,), np.float32)),
+        "Continuous": (spaces.Box(-1.0, 1.0, (relaxation,), np.float32), features),
+        "Global": (spaces.MultiDiscrete(space.n_choices), features),
+        "Sequential": (spaces.Discrete(tokens), spaces.Box(0.0, 1.0, (steps * (tokens + 1) + steps,), np.float32)),
     }[flavour(env_id)]
     assert (env.action_space, env.observation_space) == expected
+    if env_id.startswith("NAS-Bench-301-"):  # 2 cells x 14 edges x 7 ops; 24 decisions; 32 steps of 7 tokens
+        literal = {
+            "Continuous": (spaces.Box(-1.0, 1.0, (196,), np.float32), spaces.Box(0.0, 1.0, (196,), np.float32)),
+            "Global": (spaces.MultiDiscrete([1, 7, 7, 3, 7, 7, 6, 7, 7, 10, 7, 7] * 2), features),
+            "Sequential": (spaces.Discrete(7), spaces.Box(0.0, 1.0, (288,), np.float32)),
+        }[flavour(env_id)]
+        assert (env.action_space, env.observation_space) == literal
     if env_id.startswith("NAS-Bench-201-"):
         literal = {
             "Continuous": (spaces.Box(-1.0, 1.0, (30,), np.float32), spaces.Box(0.0, 1.0, (30,), np.float32)),
@@ -375,14 +408,20 @@ def test_initial_observation(env_id):
     space = env.search_space
     if flavour(env_id) == "Sequential":
         skip_variable_steps(env_id)
-        d, c = space.n_decisions, space.max_choices
+        d, c = space.sequence_length, space.sequence_width
         expected = np.zeros((d, c + 1), np.float32)
         expected[:, c] = 1.0  # every edge unset
         position = np.eye(d, dtype=np.float32)[0]
         np.testing.assert_array_equal(obs, np.concatenate([expected.reshape(-1), position]))
     else:
-        expected = (np.arange(space.max_choices) < space.n_choices[:, None]) / space.n_choices[:, None]
-        np.testing.assert_allclose(obs, expected.reshape(-1), rtol=1e-6)
+        np.testing.assert_array_equal(obs, space.uniform_features())
+        if env_id.startswith("NAS-Bench-301-"):
+            # the mean encoding of a random cell: node n keeps 2 of its n edges, each op 1/7
+            per_edge = np.concatenate([np.full(n, 2 / n / 7) for n in (2, 3, 4, 5)])
+            np.testing.assert_allclose(obs, np.tile(np.repeat(per_edge, 7), 2), rtol=1e-6)
+        elif space.features(space.choices_of(0)).shape == (space.n_decisions * space.max_choices,):
+            expected = (np.arange(space.max_choices) < space.n_choices[:, None]) / space.n_choices[:, None]
+            np.testing.assert_allclose(obs, expected.reshape(-1), rtol=1e-6)
         if env_id.startswith("NAS-Bench-201-"):
             np.testing.assert_array_equal(obs, np.full(30, 0.2, np.float32))
 
@@ -395,13 +434,14 @@ def test_sequential_observation_holds_the_partial_architecture(env_id):
     env = make(env_id)
     initial, _ = env.reset(seed=0)
     space = env.search_space
-    d, c = space.n_decisions, space.max_choices
-    choices = [int(x) for x in np.random.default_rng(0).integers(0, space.n_choices)]
+    d, c = space.sequence_length, space.sequence_width
+    architecture = space.sample(np.random.default_rng(0))
+    choices = space.sequence_of(architecture)  # the tokens: on NAS-Bench-201 the choices themselves
     for position, choice in enumerate(choices):
         obs, reward, _, _, info = env.step(np.int64(choice))
         if position == d - 1:
             np.testing.assert_array_equal(obs, initial)  # a new architecture starts from scratch
-            assert info["arch"] == space.to_string(np.array(choices))
+            assert info["arch"] == space.to_string(architecture)
             break
         edges = np.zeros((d, c + 1), np.float32)
         edges[np.arange(d), c] = 1.0
@@ -417,7 +457,7 @@ def test_info_after_a_query(env_id):
     skip_unless_product_space(env_id, "mixed-radix indices of the first 6 decisions")
     env = make(env_id, budget=5)
     env.reset(seed=0)
-    choices = [3, 3, 1, 2, 4, 0][: env.search_space.n_decisions]
+    choices = [c % int(n) for c, n in zip(itertools.cycle([3, 3, 1, 2, 4, 0]), env.search_space.n_choices)]
     _, _, _, _, info = query(env, choices)
     assert set(info) == INFO_KEYS
     assert isinstance(info["arch"], str) and isinstance(info["best_arch"], str)
@@ -428,9 +468,13 @@ def test_info_after_a_query(env_id):
     assert info["arch"] == env.search_space.arch_string(info["index"])
     if env_id.startswith("NAS-Bench-201-"):
         assert info["arch"] == "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|none~2|"
-    assert 0 < info["valid_acc"] <= 100 and info["flops"] > 0 and info["params"] > 0
-    assert info["latency"] > 0 and info["cost"] > 0
-    assert info["n_queries"] == 1 and info["sim_time"] == info["cost"]
+    assert 0 < info["valid_acc"] <= 100
+    for key in ("flops", "params", "latency", "cost"):  # NaN where the benchmark has no such value, never on NB201
+        assert info[key] > 0 or (math.isnan(info[key]) and space_name(env_id) != "nb201"), key
+    if env_id.startswith("NAS-Bench-301-"):  # a surrogate of validation results: no test split, no resources
+        assert info["cost"] > 0 and all(math.isnan(info[k]) for k in ("test_acc", "flops", "params", "latency"))
+    assert info["n_queries"] == 1
+    np.testing.assert_equal(info["sim_time"], info["cost"])
     assert (info["best_valid_acc"], info["best_arch"]) == (info["valid_acc"], info["arch"])
 
 
@@ -470,16 +514,22 @@ def test_default_reward_is_valid_acc_over_100(env_id):
 @ids
 def test_normalized_reward(env_id):
     skip_unless_product_space(env_id, "the cifar10 table's optimum")
+    if not get_space(space_name(env_id)).enumerable:  # no optimum known: a clear error instead
+        with pytest.raises(ValueError, match="normalized.*best validation accuracy"):
+            make(env_id, reward="normalized")
+        return
     env = make(env_id, reward="normalized", noise="mean", budget=40)
-    assert env.dataset == "cifar10"
     acc_max = env.evaluator.best_valid_acc
-    if space_name(env_id) == "nb201":
+    nb201 = space_name(env_id) == "nb201"
+    if nb201:
+        assert env.dataset == "cifar10"
         assert acc_max == pytest.approx(CIFAR10_ACC_MAX, abs=1e-3)
     env.reset(seed=0)
     for choices in random_choices(env, np.random.default_rng(1), 30):
         _, reward, _, _, info = query(env, choices)
         assert reward == pytest.approx(100 ** (info["valid_acc"] / acc_max) / 100 - 1, rel=1e-9, abs=1e-12)
-        assert reward == pytest.approx(100 ** (info["valid_acc"] / CIFAR10_ACC_MAX) / 100 - 1, abs=1e-4)
+        if nb201:
+            assert reward == pytest.approx(100 ** (info["valid_acc"] / CIFAR10_ACC_MAX) / 100 - 1, abs=1e-4)
         assert -1 < reward < 0 or info["valid_acc"] == acc_max
     # 0 at the optimum architecture
     valid = env.evaluator.evaluate(np.arange(env.search_space.size), np.random.default_rng(0))["valid_acc"]
@@ -514,10 +564,10 @@ def test_callable_reward_is_used_as_is_and_sees_the_metrics(env_id):
 def test_test_accuracy_never_enters_the_reward(env_id, reward):
     skip_variable_steps(env_id)
     budget = 15
-    envs = [
-        make(env_id, budget=budget, reward=reward, evaluator=SyntheticTestAcc(space_name(env_id), offset=offset))
-        for offset in (0.0, 40.0)
-    ]
+    evaluators = [SyntheticTestAcc(space_name(env_id), offset=offset) for offset in (0.0, 40.0)]
+    if reward == "normalized":
+        skip_without_optimum(env_id, evaluators[0], "the normalized reward")
+    envs = [make(env_id, budget=budget, reward=reward, evaluator=evaluator) for evaluator in evaluators]
     assert isinstance(envs[0].evaluator, Evaluator)
     envs[0].action_space.seed(3)
     actions = [envs[0].action_space.sample() for _ in range(budget * steps_per_query(envs[0]))]
@@ -549,7 +599,7 @@ def test_best_so_far_and_sim_time(env_id):
         indices.append(info["index"])
         valid_accs.append(info["valid_acc"])
         assert info["n_queries"] == n
-        assert info["sim_time"] == pytest.approx(sim_time, rel=1e-12)
+        assert info["sim_time"] == pytest.approx(sim_time, rel=1e-12, nan_ok=True)  # NaN: no training times
         best_index, best_mean = selected_by_definition(indices, valid_accs)  # the best mean of its draws
         changes += previous is not None and info["best_arch"] != previous
         previous = info["best_arch"]
@@ -577,13 +627,19 @@ def test_observation_is_the_mean_one_hot_of_the_top_k(env_id):
     space = env.search_space
     eye = np.eye(space.max_choices, dtype=np.float32)
 
-    def onehot(index):
+    def onehot(index):  # the features: one-hot per decision, or DARTS's edge-op encoding
+        if space.relaxation_shape != (space.n_decisions, space.max_choices):
+            return space.features(space.choices_of(index))
         return eye[space.choices_of(index)].reshape(-1)
 
     def index(choices):
         return mixed_radix(choices, space.n_choices)
 
-    conv3, conv1, skip, pool = [3] * 6, [2] * 6, [1] * 6, [4] * 6
+    # NAS-Bench-201's all-conv3, all-conv1, all-skip and all-pool cells; where a decision has fewer
+    # than 5 choices, k mod n on the first k decisions and 0 after, so that the four stay distinct
+    conv3, conv1, skip, pool = (
+        [k % n if n >= 5 or d < k else 0 for d, n in enumerate(space.n_choices.tolist())] for k in (3, 2, 1, 4)
+    )
     env.reset(seed=0)
     accs = {}
     for choices in (conv3, conv1, skip, pool):
@@ -592,7 +648,8 @@ def test_observation_is_the_mean_one_hot_of_the_top_k(env_id):
     order = sorted(accs, key=accs.get, reverse=True)
     # by hand: replay the four queries in a fresh episode and predict every observation
     obs, _ = env.reset(seed=0)
-    np.testing.assert_array_equal(obs, np.full(obs.shape, 1 / space.max_choices, np.float32))
+    if env_id.startswith("NAS-Bench-201-"):
+        np.testing.assert_array_equal(obs, np.full(obs.shape, 1 / space.max_choices, np.float32))
     plan = [index(conv3), index(conv3), order[-1], order[0], order[1], order[2], order[0]]  # repeats count once
     observed: dict[int, float] = {}
     for arch in plan:
@@ -633,19 +690,20 @@ def test_actions_decode_to_the_architecture(env_id):
         assert info["index"] == mixed_radix(choices, space.n_choices)
         if space_name(env_id) == "nb201":
             assert info["arch"] == nb201_string(choices)
-    if flavour(env_id) != "Continuous":
-        return
+    if flavour(env_id) != "Continuous" or space.relaxation_shape != (space.n_decisions, space.max_choices):
+        return  # (DARTS's decoding: tests/test_darts.py)
     # argmax per edge of the 6x5 reshape, whatever the values
     d, c = space.n_decisions, space.max_choices
     for _ in range(10):
         action = rng.uniform(-1, 1, d * c).astype(np.float32)
         info = env.step(action)[4]
-        assert info["index"] == mixed_radix(action.reshape(d, c).argmax(axis=1), space.n_choices)
+        scores = np.where(np.arange(c) < space.n_choices[:, None], action.reshape(d, c), -np.inf)
+        assert info["index"] == mixed_radix(scores.argmax(axis=1), space.n_choices)
     # ties go to the first op
     info = env.step(np.zeros(d * c, np.float32))[4]
     assert info["index"] == 0
     tied = np.full((d, c), -1.0, np.float32)
-    tied[:, [1, 3]] = 0.5
+    tied[:, [1, c - 2]] = 0.5
     tied[-1, :] = 1.0
     info = env.step(tied.reshape(-1))[4]
     assert info["index"] == mixed_radix([1] * (d - 1) + [0], space.n_choices)
@@ -674,7 +732,7 @@ def _bad_actions(env_id: str, env: gym.Env) -> list[tuple[object, str]]:
             (np.zeros(n + 1, np.float32), rf"action.*shape.*\({n},\)"),
         ]
     n_choices = env.unwrapped.search_space.n_choices
-    last = int(n_choices[0]) - 1
+    last = int(n_choices[0]) - 1 if flavour(env_id) == "Global" else env.action_space.n - 1
     if flavour(env_id) == "Global":
         d = len(n_choices)
         return [
@@ -726,6 +784,9 @@ def test_bad_actions_raise_a_clear_value_error(env_id):
     ],
 )
 def test_bad_arguments_raise_a_clear_value_error(env_id, kwargs, message):
+    datasets = SPACE_DATASETS.get(space_name(env_id)) or {"darts": ("cifar10",)}.get(space_name(env_id))
+    if "dataset" in kwargs and datasets and space_name(env_id) != "nb201":  # the error lists that space's datasets
+        message = r"dataset 'mnist'.*" + ".*".join(map(re.escape, datasets))
     with pytest.raises(ValueError, match=message):
         gym.make(env_id, **kwargs)
 

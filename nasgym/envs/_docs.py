@@ -21,17 +21,20 @@ ARGUMENTS = """
       real, on cuda when there is one; `dataset` then is `"digits"`, `"cifar10"`, `"cifar100"` or
       `"ImageNet16-120"`, and further keywords go to `nasgym.evaluators.LiveEvaluator`: `epochs`,
       `batch_size`, `device`, `data_dir`, `workers`, ...), `"synthetic"` (a made-up fixed benchmark,
-      for smoke tests) or any `nasgym.evaluators.Evaluator`.
+      for smoke tests), `"surrogate"` (the NAS-Bench-301 surrogate: the default of the
+      `NAS-Bench-301-*` ids, whose `space` is `"darts"` and `dataset` `"cifar10"`) or any
+      `nasgym.evaluators.Evaluator`.
     * `fidelity`: training epochs behind the validation accuracy, 200 or 12 (needs the imported
-      12-epoch results).
+      12-epoch results); 1..98 for NAS-Bench-301 (default 98).
 
     ## Info
 
-    After a query: `arch` (NATS arch string), `index` (canonical index), `valid_acc`, `test_acc`
-    (percent; NaN where the table has none), `flops` (M), `params` (M), `latency` (s), `cost`
-    (simulated seconds of that query), `n_queries`, `sim_time`, `best_valid_acc`, `best_arch`,
-    `best_test_acc`: the architecture with the best mean of its observed validation accuracies
-    (`nasgym.selection.Incumbent`), that mean, and its test accuracy.
+    After a query: `arch` (NATS arch string; the DARTS genotype on NAS-Bench-301), `index`
+    (canonical index), `valid_acc`, `test_acc` (percent; NaN where the table has none, and always
+    on NAS-Bench-301, whose surrogate predicts validation results only), `flops` (M), `params`
+    (M), `latency` (s), `cost` (simulated seconds of that query), `n_queries`, `sim_time`,
+    `best_valid_acc`, `best_arch`, `best_test_acc`: the architecture with the best mean of its
+    observed validation accuracies (`nasgym.selection.Incumbent`), that mean, and its test accuracy.
 """
 
 CONVNET_ARGUMENTS = """

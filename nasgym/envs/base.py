@@ -27,8 +27,8 @@ def make_evaluator(
     cache_dir: Path | str | None,
     **live_kwargs: Any,
 ) -> Evaluator:
-    """Resolve the env's ``evaluator`` argument: ``"tabular"``, ``"live"``, ``"synthetic"`` or an
-    :class:`Evaluator` instance.
+    """Resolve the env's ``evaluator`` argument: ``"tabular"``, ``"live"``, ``"synthetic"``,
+    ``"surrogate"`` (the NAS-Bench-301 surrogate of the DARTS space) or an :class:`Evaluator` instance.
 
     :param live_kwargs: arguments of :class:`~nasgym.evaluators.live.LiveEvaluator` (``epochs``,
         ``batch_size``, ``device``, ``data_dir``, ``workers``, ...); only ``"live"`` takes them.
@@ -40,7 +40,9 @@ def make_evaluator(
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir must be a folder path (str or os.PathLike) or None, got {cache_dir!r}")
     if not isinstance(evaluator, (str, Evaluator)):
-        raise TypeError(f"evaluator must be 'tabular', 'live', 'synthetic' or an Evaluator instance, got {evaluator!r}")
+        raise TypeError(
+            f"evaluator must be 'tabular', 'live', 'synthetic', 'surrogate' or an Evaluator instance, got {evaluator!r}"
+        )
     if evaluator == "live":
         from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
 
@@ -55,31 +57,52 @@ def make_evaluator(
         return TabularEvaluator(space, dataset, noise=noise, fidelity=fidelity, cache_dir=cache_dir)
     if evaluator == "synthetic":
         return SyntheticEvaluator(space, dataset, noise=noise)
+    if evaluator == "surrogate":
+        from nasgym.evaluators.surrogate import NB301SurrogateEvaluator  # loads onnxruntime only when asked for
+
+        return NB301SurrogateEvaluator(space, dataset, noise=noise, fidelity=fidelity, cache_dir=cache_dir)
     if isinstance(evaluator, Evaluator):
         if evaluator.space.name != space:
             raise ValueError(f"evaluator is for space {evaluator.space.name!r} but this env searches {space!r}")
         return evaluator
     raise ValueError(
-        f"evaluator {evaluator!r} is unknown; accepted: 'tabular', 'live', 'synthetic' or an Evaluator instance"
+        f"evaluator {evaluator!r} is unknown; accepted: 'tabular', 'live', 'synthetic', 'surrogate' or an Evaluator "
+        "instance"
     )
 
 
-_ONEHOTS: dict[tuple, np.ndarray] = {}
+#: spaces up to this size hold the features of every architecture in one array per process (1.9 MB
+#: on NAS-Bench-201), so a step reads a row; larger spaces compute them per queried architecture.
+FEATURE_TABLE_LIMIT = 2**16
+_FEATURE_TABLES: dict[tuple, np.ndarray] = {}
 
 
-def _all_onehots(space: SearchSpace) -> np.ndarray:
-    """Flat one-hot encodings of every architecture, (size, n_decisions * max_choices), read-only.
+class _ComputedFeatures:
+    """The features of one architecture, computed from its index (picklable, unlike a lambda)."""
 
-    One array per process for all envs of a space: a vector of 64 envs would otherwise hold 64
-    copies (1.9 MB each on NAS-Bench-201).
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+
+    def __call__(self, index: int) -> np.ndarray:
+        return self.space.features(self.space.choices_of(index))
+
+
+def feature_encoder(space: SearchSpace) -> tuple[Callable[[int], np.ndarray], np.ndarray | None]:
+    """The features of one architecture by canonical index, and the whole table where there is one.
+
+    Spaces of at most :data:`FEATURE_TABLE_LIMIT` architectures share one read-only table per
+    process (a vector of 64 envs would otherwise hold 64 copies); the encoder then reads its rows.
+    Larger spaces are never enumerated: the encoder computes the features of each index asked for.
     """
-    key = (type(space), tuple(space.n_choices.tolist()))
-    onehots = _ONEHOTS.get(key)
-    if onehots is None:
-        onehots = space.one_hot(space.enumerate()).reshape(space.size, -1)
-        onehots.flags.writeable = False
-        onehots = _ONEHOTS.setdefault(key, onehots)
-    return onehots
+    if space.size > FEATURE_TABLE_LIMIT:
+        return _ComputedFeatures(space), None
+    key = (type(space), space.decision_names, space.choices)
+    table = _FEATURE_TABLES.get(key)
+    if table is None:
+        table = space.features(space.enumerate()).reshape(space.size, -1)
+        table.flags.writeable = False
+        table = _FEATURE_TABLES.setdefault(key, table)
+    return table.__getitem__, table
 
 
 class SearchHistory:
@@ -89,13 +112,21 @@ class SearchHistory:
     mean of its observed validation accuracies (``best_valid_acc`` is that mean, ``best_test_acc``
     its test accuracy as last observed). The top-K, the agents' state, holds distinct architectures
     ranked by the best validation accuracy observed for each; ``onehot_sum`` is the sum of their
-    one-hot encodings, kept up to date incrementally, and its mean is cached until the top-K
+    encodings (the space's features: one-hot for NAS-Bench-201), kept up to date incrementally and
+    computed only for the architectures that enter the top-K; its mean is cached until the top-K
     changes, so most steps' observation is a copy.
+
+    :param top_k: size of the top-K.
+    :param encode: the features of an architecture by canonical index (:func:`feature_encoder`).
+    :param arch_string: the arch string of a canonical index.
+    :param n_features: length of the features.
     """
 
-    def __init__(self, top_k: int, onehots: np.ndarray, arch_string: Callable[[int], str]) -> None:
+    def __init__(
+        self, top_k: int, encode: Callable[[int], np.ndarray], arch_string: Callable[[int], str], n_features: int
+    ) -> None:
         self.top_k = top_k
-        self._onehots = onehots
+        self._encode = encode
         self._arch_string = arch_string
         self.n_queries = 0
         self.sim_time = 0.0
@@ -107,7 +138,8 @@ class SearchHistory:
         self._test_accs: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []  # (valid_acc, index), smallest on top
         self._members: dict[int, float] = {}
-        self.onehot_sum = np.zeros(onehots.shape[1], dtype=np.float32)
+        self._encodings: dict[int, np.ndarray] = {}  # of the members
+        self.onehot_sum = np.zeros(n_features, dtype=np.float32)
         self._mean_onehot: np.ndarray | None = None  # onehot_sum / len, None when stale
 
     def record(self, index: int, valid_acc: float, test_acc: float, cost: float) -> None:
@@ -137,11 +169,12 @@ class SearchHistory:
         elif valid_acc > self._heap[0][0]:
             _, evicted = heapq.heapreplace(self._heap, (valid_acc, index))
             del self._members[evicted]
-            self.onehot_sum -= self._onehots[evicted]
+            self.onehot_sum -= self._encodings.pop(evicted)
         else:
             return
         self._members[index] = valid_acc
-        self.onehot_sum += self._onehots[index]
+        encoding = self._encodings[index] = self._encode(index)
+        self.onehot_sum += encoding
         self._mean_onehot = None
 
     def mean_onehot(self) -> np.ndarray | None:
@@ -167,7 +200,7 @@ class NASEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
-    #: the flavour turns actions into mixed-radix choice vectors, so its space must be a plain
+    #: the flavour turns actions into choice vectors through the space's hooks, which assume a plain
     #: product of decisions (the ConvNet space, of variable depth, has envs of its own)
     needs_product_space: ClassVar[bool] = True
 
@@ -190,7 +223,7 @@ class NASEnv(gym.Env):
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir, **live_kwargs)
         self.search_space = self.evaluator.space
-        if self.needs_product_space and self.search_space.size != int(np.prod(self.search_space.n_choices)):
+        if self.needs_product_space and not self.search_space.is_product:
             raise ValueError(
                 f"{type(self).__name__} needs a search space that is a plain product of decisions, and "
                 f"{self.search_space.name!r} is not; use the envs registered for it"
@@ -199,12 +232,10 @@ class NASEnv(gym.Env):
         self.budget = int(budget)
         self.top_k = int(top_k)
         self.reward_fn = make_reward(reward, self.evaluator.best_valid_acc)
-        self._onehots = _all_onehots(self.search_space)
-        self._history = SearchHistory(self.top_k, self._onehots, self.search_space.arch_string)
+        self._encode, self._onehots = feature_encoder(self.search_space)
+        self._history = self._new_history()
         self._needs_reset = True
-        space = self.search_space
-        uniform = np.where(np.arange(space.max_choices) < space.n_choices[:, None], 1.0 / space.n_choices[:, None], 0)
-        self._uniform_observation = uniform.astype(np.float32).reshape(-1)
+        self._uniform_observation = self.search_space.uniform_features()
 
     # --- shared behaviour ---------------------------------------------------------------------
     @property
@@ -220,8 +251,12 @@ class NASEnv(gym.Env):
 
     def _start_episode(self, seed: int | None) -> None:
         super().reset(seed=seed)
-        self._history = SearchHistory(self.top_k, self._onehots, self.search_space.arch_string)
+        self._history = self._new_history()
         self._needs_reset = False
+
+    def _new_history(self) -> SearchHistory:
+        space = self.search_space
+        return SearchHistory(self.top_k, self._encode, space.arch_string, space.feature_size)
 
     def _check_running(self) -> None:
         if self._needs_reset:
@@ -264,6 +299,7 @@ class NASEnv(gym.Env):
         return self._add_best_info({"n_queries": history.n_queries, "sim_time": history.sim_time})
 
     def _top_k_observation(self) -> np.ndarray:
-        """Channel-wise mean of the one-hot encodings of the top-K so far (uniform before any)."""
+        """Mean features (one-hot for NAS-Bench-201) of the top-K so far (the space's uniform
+        features before any query)."""
         mean = self._history.mean_onehot()
         return (self._uniform_observation if mean is None else mean).copy()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -14,28 +13,49 @@ from nasgym.envs.base import NASEnv
 _FLOAT32 = np.dtype(np.float32)  # a dtype instance: np.asarray resolves it faster than the type
 
 
+def _real_values(action: Any) -> np.ndarray:
+    """``action`` as an array of real numbers, or a ``ValueError`` naming it: strings, objects and
+    complex numbers are refused rather than converted (numpy reads "0.5" as 0.5, drops imaginary parts)."""
+    try:
+        values = np.asarray(action)
+    except ValueError:  # ragged nesting
+        values = None
+    if values is None or values.dtype.kind not in "biuf":
+        raise ValueError(f"action must be an array of real numbers, got {action!r:.100}")
+    return values
+
+
 class ContinuousNASEnv(NASEnv):
     __doc__ = (
         """
     ## Description
 
     Neural architecture search as in L2NAS (Mills et al., 2023): each step the agent proposes a
-    continuous architecture encoding, the env discretises it by argmax per decision (per edge of
-    the NAS-Bench-201 cell), queries that architecture and returns its reward. The state is the
-    channel-wise mean of the one-hot encodings of the top-K architectures found so far, so the
-    agent sees where the good region of the space lies.
+    continuous architecture encoding (a relaxation: one weight per candidate choice), the env
+    discretises it, queries that architecture and returns its reward. On NAS-Bench-201 the op of
+    each edge is the argmax of its weights; on the DARTS space (NAS-Bench-301) the relaxation is
+    DARTS's own: one weight per candidate edge and op, and each node keeps its two strongest
+    incoming edges (strength: the edge's largest op weight) with the argmax op on each. The state
+    is the mean encoding of the top-K architectures found so far, so the agent sees where the good
+    region of the space lies. `decode(action)` gives the architecture an action encodes and
+    `vertex(index)` the canonical action of an architecture (+1 at its choices, -1 elsewhere).
 
     ## Action Space
 
-    `Box(-1, 1, (n_decisions * n_choices,), float32)`; for NAS-Bench-201 `(30,)`, read as 6 edges
-    x 5 ops (op order `none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3`). The op of
-    each edge is the argmax of its 5 values (ties: the first). Values outside [-1, 1], NaN or inf
-    raise a `ValueError`; nothing is clipped.
+    `Box(-1, 1, (rows * choices,), float32)`. NAS-Bench-201: `(30,)`, read as 6 edges x 5 ops (op
+    order `none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3`); the op of each edge is
+    the argmax of its 5 values (ties: the first). NAS-Bench-301: `(196,)`, read as 2 cells (normal,
+    reduce) x 14 candidate edges (DARTS's order) x 7 ops (`max_pool_3x3, avg_pool_3x3,
+    skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5`); ties go to the lower
+    input and the first op. Values outside [-1, 1], NaN or inf raise a `ValueError`; nothing is
+    clipped.
 
     ## Observation Space
 
-    `Box(0, 1, (30,), float32)`: mean one-hot encoding of the top-K architectures by observed
-    validation accuracy so far (0.2 everywhere before the first query).
+    `Box(0, 1, (rows * choices,), float32)`, the layout of the action: the mean encoding (1 at each
+    chosen edge and op) of the top-K architectures by observed validation accuracy so far; before
+    the first query the mean encoding of a uniformly random architecture (NAS-Bench-201: 0.2
+    everywhere).
 
     ## Rewards
 
@@ -60,22 +80,22 @@ class ContinuousNASEnv(NASEnv):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         space = self.search_space
-        self._action_shape = (space.n_decisions, space.max_choices)
-        self._weights = space._weights_list
-        # padded choices of uneven decisions can never win the argmax
-        self._padding = np.where(np.arange(space.max_choices) < space.n_choices[:, None], 0.0, -np.inf)
-        self._has_padding = bool(np.isinf(self._padding).any())
-        n = space.n_decisions * space.max_choices
+        self._action_shape = space.relaxation_shape
+        self._decode_relaxation = space.decode_relaxation
+        n = int(np.prod(self._action_shape))
         self._flat_shape = (n,)
         self.action_space = spaces.Box(-1.0, 1.0, (n,), np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, (n,), np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, (space.feature_size,), np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._start_episode(seed)
         return self._top_k_observation(), self._progress_info()
 
     def decode(self, action: np.ndarray) -> int:
-        """Canonical index of the architecture an action encodes (argmax per decision)."""
+        """Canonical index of the architecture an action encodes (the space's decoding of its
+        relaxation: argmax per decision on NAS-Bench-201, DARTS's derivation on NAS-Bench-301)."""
+        if type(action) is not np.ndarray or action.dtype.kind not in "biuf":  # the rare path: check, never convert
+            action = _real_values(action)
         values = np.asarray(action, dtype=_FLOAT32)
         if values.shape != self._flat_shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {values.shape}")
@@ -85,10 +105,12 @@ class ContinuousNASEnv(NASEnv):
         if not magnitudes.item(magnitudes.argmax()) <= 1.0:  # also False for NaN
             bad = values[~(magnitudes <= 1.0)]
             raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
-        scores = values.reshape(self._action_shape)
-        if self._has_padding:
-            scores = scores + self._padding
-        return sum(map(operator.mul, scores.argmax(axis=1).tolist(), self._weights))
+        return self._decode_relaxation(values.reshape(self._action_shape))
+
+    def vertex(self, index: int) -> np.ndarray:
+        """The canonical action of architecture ``index`` (float32, +1 at its choices, -1 elsewhere):
+        ``decode(vertex(index)) == index``."""
+        return self.search_space.vertex(self.search_space.choices_of(index))
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_running()

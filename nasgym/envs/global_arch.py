@@ -22,14 +22,20 @@ class GlobalNASEnv(NASEnv):
 
     ## Action Space
 
-    `MultiDiscrete(n_choices)`; for NAS-Bench-201 `MultiDiscrete([5, 5, 5, 5, 5, 5])`: the op index
+    `MultiDiscrete(n_choices)`. NAS-Bench-201: `MultiDiscrete([5, 5, 5, 5, 5, 5])`, the op index
     of each edge in arch-string order (op order `none, skip_connect, nor_conv_1x1, nor_conv_3x3,
-    avg_pool_3x3`). Out-of-range or non-integer values raise a `ValueError`.
+    avg_pool_3x3`). NAS-Bench-301: the DARTS space's 24 decisions, per cell (normal, reduce) and
+    intermediate node 2..5: its input pair (one of the 1, 3, 6, 10 pairs `a_b`, `a < b`, in
+    lexicographic order), the op on the edge from `a`, the op on the edge from `b` (7 ops each):
+    `MultiDiscrete([1, 7, 7, 3, 7, 7, 6, 7, 7, 10, 7, 7] * 2)`, every action a valid cell.
+    Out-of-range or non-integer values raise a `ValueError`.
 
     ## Observation Space
 
-    `Box(0, 1, (30,), float32)`: mean one-hot encoding of the top-K architectures by observed
-    validation accuracy so far (0.2 everywhere before the first query).
+    `Box(0, 1, (features,), float32)`: the mean encoding of the top-K architectures by observed
+    validation accuracy so far. NAS-Bench-201: `(30,)`, one-hot per edge (0.2 everywhere before
+    the first query); NAS-Bench-301: `(196,)`, 1 at each chosen (cell, edge, op) as in the
+    Continuous flavour (before the first query, the mean encoding of a uniformly random cell).
 
     ## Rewards
 
@@ -56,8 +62,8 @@ class GlobalNASEnv(NASEnv):
         space = self.search_space
         self.action_space = spaces.MultiDiscrete(space.n_choices)
         self._shape = (space.n_decisions,)
-        self._n_choices = space._n_choices_list
-        self.observation_space = spaces.Box(0.0, 1.0, (space.n_decisions * space.max_choices,), np.float32)
+        self._n_choices = [int(n) for n in space.n_choices]
+        self.observation_space = spaces.Box(0.0, 1.0, (space.feature_size,), np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._start_episode(seed)
@@ -85,4 +91,4 @@ class GlobalNASEnv(NASEnv):
             raise ValueError(
                 f"action must have shape {self.action_space.shape} (one choice per decision), got shape {choices.shape}"
             )
-        return int(choices @ self.search_space._radix_weights)
+        return int(self.search_space.index_of(choices))

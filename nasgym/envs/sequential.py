@@ -16,23 +16,31 @@ class SequentialNASEnv(NASEnv):
         """
     ## Description
 
-    The agent builds each architecture one decision at a time, as an RNN controller does (Zoph &
-    Le, 2017): for NAS-Bench-201 it picks the op of edge 0, then edge 1, ..., then edge 5, and the
-    env queries the finished cell. Then the next architecture starts from scratch, until the
-    query budget is spent.
+    The agent builds each architecture one token at a time, as an RNN controller does (Zoph & Le,
+    2017): for NAS-Bench-201 it picks the op of edge 0, then edge 1, ..., then edge 5, and the env
+    queries the finished cell. On the DARTS space (NAS-Bench-301) it follows the ENAS / Zoph et
+    al. order, per cell (normal, then reduce) and intermediate node: the first input, the second
+    input, the op of the first, the op of the second (32 steps per architecture). Then the next
+    architecture starts from scratch, until the query budget is spent. `action_masks()` gives the
+    valid (canonical) tokens of the current step, as sb3-contrib's MaskablePPO expects.
 
     ## Action Space
 
-    `Discrete(max_choices)`; for NAS-Bench-201 `Discrete(5)`: the op of the current edge (op order
-    `none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3`). A choice the current decision
-    does not have raises a `ValueError`.
+    `Discrete(width)`. NAS-Bench-201: `Discrete(5)`, the op of the current edge (op order `none,
+    skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3`); a choice the current decision does
+    not have raises a `ValueError`. NAS-Bench-301: `Discrete(7)`; an op token is the op (order
+    `max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3,
+    dil_conv_5x5`); the first input token `t` of node `n` (2..5) names input `t mod n`, the second
+    input token names the `(t mod (n - 1))`-th of the other predecessors, so every token sequence
+    is a valid cell (two distinct inputs); `action_masks()` allows only the canonical tokens `t < n`
+    and `t < n - 1` there. Integers outside the action space raise a `ValueError`.
 
     ## Observation Space
 
-    `Box(0, 1, (n_decisions * (max_choices + 1) + n_decisions,), float32)`; for NAS-Bench-201
-    `(42,)`: the partial architecture, one-hot per edge over the 5 ops plus "unset", followed by
-    the one-hot position of the edge to decide next. One flat vector, so every SB3 algorithm
-    (DQN included) takes it as it is.
+    `Box(0, 1, (steps * (width + 1) + steps,), float32)`; for NAS-Bench-201 `(42,)`, for
+    NAS-Bench-301 `(288,)`: the partial architecture, one-hot per step over the tokens plus
+    "unset", followed by the one-hot position of the step to take next. One flat vector, so every
+    SB3 algorithm (DQN included) takes it as it is.
 
     ## Rewards
 
@@ -46,7 +54,7 @@ class SequentialNASEnv(NASEnv):
     ## Episode End
 
     Never terminated; truncated on the step that makes the `budget`-th query, i.e. after
-    `budget * n_decisions` steps.
+    `budget * steps` steps.
 """
         + _docs.ARGUMENTS
         + """
@@ -59,17 +67,17 @@ class SequentialNASEnv(NASEnv):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         space = self.search_space
-        self._n_decisions = space.n_decisions
-        self._width = space.max_choices + 1  # ops + "unset"
-        self._choices: list[int] = []
-        self._n_choices = space._n_choices_list
-        self._weights = space._weights_list
-        self.action_space = spaces.Discrete(space.max_choices)
-        size = space.n_decisions * self._width + space.n_decisions
+        self._n_decisions = space.sequence_length  # steps per architecture
+        tokens = space.sequence_width
+        self._width = tokens + 1  # tokens + "unset"
+        self._choices: list[int] = []  # the tokens of the architecture being built
+        self._valid = space.sequence_valid
+        self.action_space = spaces.Discrete(tokens)
+        size = self._n_decisions * self._width + self._n_decisions
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self._empty = np.zeros(size, dtype=np.float32)
-        self._empty[[d * self._width + space.max_choices for d in range(space.n_decisions)]] = 1.0
-        self._empty[space.n_decisions * self._width] = 1.0
+        self._empty[[d * self._width + tokens for d in range(self._n_decisions)]] = 1.0
+        self._empty[self._n_decisions * self._width] = 1.0
         self._observation = self._empty.copy()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -80,8 +88,18 @@ class SequentialNASEnv(NASEnv):
 
     @property
     def position(self) -> int:
-        """Index of the decision the next action sets."""
+        """Index of the step (token) the next action sets."""
         return len(self._choices)
+
+    @property
+    def max_query_steps(self) -> int:
+        """The most steps one architecture takes (here every one takes the space's sequence length:
+        one step per decision on NAS-Bench-201, 32 on NAS-Bench-301)."""
+        return self._n_decisions
+
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask over ``Discrete(width)``: the valid (canonical) tokens of the current step."""
+        return self.search_space.sequence_mask(self._choices)
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_running()
@@ -97,7 +115,7 @@ class SequentialNASEnv(NASEnv):
             obs[base + position] = 0.0
             obs[base + position + 1] = 1.0
             return obs.copy(), 0.0, False, False, self._progress_info()
-        index = sum(c * w for c, w in zip(self._choices, self._weights, strict=True))
+        index = self.search_space.sequence_index(self._choices)
         self._choices = []
         self._observation = self._empty.copy()
         reward, truncated, info = self._query(index)
@@ -108,13 +126,14 @@ class SequentialNASEnv(NASEnv):
         # np.asarray and np.issubdtype would cost more than the rest of the step.
         if type(action) is int or isinstance(action, np.integer):
             choice = int(action)
-            if 0 <= choice < self._n_choices[position]:
+            if self._valid(self._choices, choice):
                 return choice
         value = np.asarray(action)
-        n_choices = int(self.search_space.n_choices[position])
+        accepted = np.flatnonzero([self._valid(self._choices, t) for t in range(self.action_space.n)]).tolist()
+        first, last = accepted[0], accepted[-1]
         if value.shape not in ((), (1,)) or not np.issubdtype(value.dtype, np.integer):
-            raise ValueError(f"action must be one integer in 0..{n_choices - 1}, got {action!r}")
+            raise ValueError(f"action must be one integer in {first}..{last}, got {action!r}")
         choice = int(value.reshape(()))
-        if not 0 <= choice < n_choices:
-            raise ValueError(f"action {choice} is out of range: decision {position} accepts 0..{n_choices - 1}")
+        if not self._valid(self._choices, choice):
+            raise ValueError(f"action {choice} is out of range: decision {position} accepts {first}..{last}")
         return choice

@@ -37,16 +37,21 @@ class SyntheticEvaluator:
         self.dataset = dataset
         self.noise = noise
         self.seed = seed
-        n_features = self.space.n_decisions * self.space.max_choices
+        n_features = self.space.feature_size
         self._weights = np.random.default_rng(seed).normal(0.0, 1.0, n_features)
-        self._best_valid_acc = float(self._mean_valid(self.space.features(self.space.enumerate())).max())
+        # the optimum of a space too large to enumerate (DARTS) is unknown
+        self._best_valid_acc = (
+            float(self._mean_valid(self.space.features(self.space.enumerate())).max())
+            if self.space.enumerable
+            else float("nan")
+        )
 
     def __repr__(self) -> str:
         return f"SyntheticEvaluator({self.space.name!r}, noise={self.noise!r}, seed={self.seed})"
 
     @property
     def best_valid_acc(self) -> float:
-        """Best mean validation accuracy over the whole space."""
+        """Best mean validation accuracy over the whole space (NaN where it cannot be enumerated)."""
         return self._best_valid_acc
 
     def _mean_valid(self, features: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from nasgym.spaces.base import SearchSpace
 from nasgym.spaces.convnet import ConvNetSpace
+from nasgym.spaces.darts import DARTS_OPS, DartsSpace
 from nasgym.spaces.graph import NASBenchGraphProteinsSpace, NASBenchGraphSpace
 from nasgym.spaces.macro import NASBenchMacroSpace
 from nasgym.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
@@ -9,6 +10,7 @@ from nasgym.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
 SPACES: dict[str, type[SearchSpace]] = {
     "nb201": NB201Space,
     "convnet": ConvNetSpace,
+    "darts": DartsSpace,
     "nasbench-macro": NASBenchMacroSpace,
     "nasbench-graph": NASBenchGraphSpace,
     "nasbench-graph-proteins": NASBenchGraphProteinsSpace,
@@ -26,6 +28,8 @@ def get_space(name: str) -> SearchSpace:
 __all__ = [
     "SPACES",
     "ConvNetSpace",
+    "DARTS_OPS",
+    "DartsSpace",
     "NASBenchGraphProteinsSpace",
     "NASBenchGraphSpace",
     "NASBenchMacroSpace",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,6 +56,10 @@ class SearchSpace:
         self._weights_list = [math.prod(self._n_choices_list[d + 1 :]) for d in range(len(self.choices))]
         self._radix_weights = np.array(self._weights_list, dtype=np.int64)
         self._radix_weights.flags.writeable = False
+        # padded choices of uneven decisions can never win the argmax of decode_relaxation
+        uneven = self.max_choices != min(self._n_choices_list)
+        padding = np.where(np.arange(self.max_choices) < self.n_choices[:, None], 0.0, -np.inf)
+        self._relaxation_padding = padding if uneven else None
         #: number of architectures (a Python int); subclasses that are not plain products set their own
         self.size: int = product
         # arch strings are cached per space kind only where the cache is bounded by the space
@@ -194,9 +199,73 @@ class SearchSpace:
         return (arr[..., None] == np.arange(self.max_choices)).astype(np.float32)
 
     def features(self, choices: np.ndarray) -> np.ndarray:
-        """Numeric feature vector for linear models (LaNAS): the flattened one-hot encoding."""
+        """Numeric feature vector (..., :attr:`feature_size`), float32, for linear models (LaNAS)
+        and the envs' observations: here the flattened one-hot encoding."""
         encoded = self.one_hot(choices)
         return encoded.reshape(encoded.shape[:-2] + (-1,))
+
+    @property
+    def feature_size(self) -> int:
+        """Length of :meth:`features`."""
+        return self.n_decisions * self.max_choices
+
+    def uniform_features(self) -> np.ndarray:
+        """The envs' observation before any query (float32, :attr:`feature_size`): each decision's
+        choices equally weighted."""
+        n_choices = self.n_choices[:, None]
+        return np.where(np.arange(self.max_choices) < n_choices, 1.0 / n_choices, 0).astype(np.float32).reshape(-1)
+
+    # --- continuous relaxation (Continuous envs) ------------------------------------------------
+    @property
+    def relaxation_shape(self) -> tuple[int, int]:
+        """Shape of a continuous relaxation: one weight per (row, choice); here one row per decision.
+        Its flat form has the length and layout of :meth:`features`."""
+        return (self.n_decisions, self.max_choices)
+
+    def decode_relaxation(self, scores: np.ndarray) -> int:
+        """Canonical index of the architecture a relaxation (float array of :attr:`relaxation_shape`,
+        finite) encodes: here the argmax of each decision's choices (ties: the first).
+
+        Runs on every Continuous env step: pure Python on one ``tolist()``.
+        """
+        if self._relaxation_padding is not None:
+            scores = scores + self._relaxation_padding
+        return sum(map(operator.mul, scores.argmax(axis=1).tolist(), self._weights_list))
+
+    def vertex(self, choices: np.ndarray) -> np.ndarray:
+        """The relaxation point of an architecture (float32, flat): +1 at its choices, -1 elsewhere
+        (``2 * features - 1``); :meth:`decode_relaxation` maps it back to the architecture."""
+        return 2.0 * self.features(choices) - np.float32(1.0)
+
+    # --- sequence of tokens (Sequential envs) ---------------------------------------------------
+    @property
+    def sequence_length(self) -> int:
+        """Tokens (env steps) per architecture: here one per decision."""
+        return self.n_decisions
+
+    @property
+    def sequence_width(self) -> int:
+        """Number of distinct tokens (the Sequential env's ``Discrete(n)``)."""
+        return self.max_choices
+
+    def sequence_valid(self, prefix: list[int], token: int) -> bool:
+        """Whether ``token`` (a Python int) may follow ``prefix``: here a choice of decision ``len(prefix)``."""
+        return 0 <= token < self._n_choices_list[len(prefix)]
+
+    def sequence_mask(self, prefix: list[int]) -> np.ndarray:
+        """Boolean mask over the :attr:`sequence_width` tokens that may follow ``prefix``."""
+        return np.array([self.sequence_valid(prefix, token) for token in range(self.sequence_width)])
+
+    def sequence_index(self, tokens: list[int]) -> int:
+        """Canonical index of a complete, valid token sequence: here the mixed-radix index."""
+        return sum(map(operator.mul, tokens, self._weights_list))
+
+    def sequence_of(self, choices: np.ndarray) -> list[int]:
+        """The canonical token sequence of one architecture (inverse of :meth:`sequence_index`)."""
+        arr = self.canonical(choices)
+        if arr.ndim != 1:
+            raise ValueError(f"choices must be one choice vector of shape ({self.n_decisions},), got {arr.shape}")
+        return arr.tolist()
 
     # --- strings ------------------------------------------------------------------------------
     def to_string(self, choices: np.ndarray) -> str:

@@ -140,3 +140,16 @@ def test_datasets_and_their_spaces():
         gym.make("NAS-Bench-Graph-Proteins-Global-v0", dataset="cora")
     env = gym.make("NAS-Bench-Graph-Proteins-Global-v0").unwrapped
     assert env.dataset == "proteins" and env.action_space.nvec.tolist() == [9, 4, 5, 5, 5]
+
+
+def test_sequential_tokens_wrap_at_the_first_op_and_masks_keep_the_canonical_ones():
+    env = gym.make("NAS-Bench-Graph-Proteins-Sequential-v0", budget=2).unwrapped
+    env.reset(seed=0)
+    assert env.action_space.n == 9 and env.action_masks().all()  # link: 9 choices
+    # link 3, op0 token 6 -> 6 mod 4 = arma, op1 4 = skip, op2 token 8 -> 8 mod 5 = fc, op3 1 = sage
+    for token, n_choices in zip((3, 6, 4, 8, 1), (9, 4, 5, 5, 5), strict=True):
+        np.testing.assert_array_equal(env.action_masks(), np.arange(9) < n_choices)
+        _, _, _, _, info = env.step(token)
+    assert info["arch"] == "link=0-0-1-2,op0=arma,op1=skip,op2=fc,op3=sage"
+    with pytest.raises(ValueError, match="action"):
+        env.step(9)  # outside Discrete(9)

@@ -20,6 +20,10 @@ The first node is never a skip connection: every record has a form whose first n
 the benchmark did not train, the one of 4 skip connections (no graph layer at all). So no choice
 vector lacks a record, none needs an error, and none gives a NaN reward. Isomorphic choice vectors
 (e.g. ``link=0-0-0-0`` with its ops permuted) are distinct indices with the same record.
+
+The Sequential envs take ``Discrete(9)`` at every step; at op0 (8 choices here, 4 on proteins) a
+token ``t`` names choice ``t mod n``, so every token sequence is an architecture, and
+``action_masks()`` allows the canonical tokens ``t < n`` only.
 """
 
 from __future__ import annotations
@@ -61,6 +65,23 @@ class NASBenchGraphSpace(SearchSpace):
                 *([self.ops] * (N_NODES - 1)),
             ],
         )
+
+    # --- tokens of the Sequential envs: Discrete(9) at every step, and op0 has fewer choices ---
+    def sequence_valid(self, prefix: list[int], token: int) -> bool:
+        """Every token of the action space: at a decision with ``n`` choices token ``t`` names choice
+        ``t mod n``, so a random action never fails (only op0, with no skip, has fewer than 9)."""
+        return 0 <= token < self.max_choices
+
+    def sequence_mask(self, prefix: list[int]) -> np.ndarray:
+        """The canonical tokens ``t < n`` of the next decision (what MaskablePPO should sample)."""
+        return np.arange(self.max_choices) < self._n_choices_list[len(prefix)]
+
+    def sequence_index(self, tokens: list[int]) -> int:
+        """Canonical index of a complete token sequence, each token read modulo its decision's choices."""
+        index = 0
+        for token, n_choices in zip(tokens, self._n_choices_list, strict=True):
+            index = index * n_choices + token % n_choices
+        return index
 
     def benchmark_arch(self, choices: np.ndarray) -> tuple[list[int], list[str]]:
         """The benchmark's description of one architecture: (links, ops), as its ``Arch`` takes them."""

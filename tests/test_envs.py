@@ -592,9 +592,12 @@ def test_best_so_far_and_sim_time(env_id):
     env.reset(seed=4)
     rng = np.random.default_rng(4)
     pool = random_choices(env, rng, 8)  # repeats: the same arch is seen with several seeds
+    # the pool's worst architecture first, so that the best so far changes (the case is not trivial)
+    pool_indices = env.search_space.index_of(np.array(pool))
+    worst = pool[int(np.argmin(evaluator.evaluate(pool_indices, np.random.default_rng(0))["valid_acc"]))]
     indices, valid_accs, sim_time, changes, previous = [], [], 0.0, 0, None
     for n in range(1, budget + 1):
-        _, _, _, _, info = query(env, pool[rng.integers(len(pool))])
+        _, _, _, _, info = query(env, worst if n == 1 else pool[rng.integers(len(pool))])
         sim_time += info["cost"]
         indices.append(info["index"])
         valid_accs.append(info["valid_acc"])

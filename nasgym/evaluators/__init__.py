@@ -10,7 +10,11 @@ from nasgym.evaluators.base import RESULT_KEYS, Evaluator
 from nasgym.evaluators.synthetic import SyntheticEvaluator
 from nasgym.evaluators.tabular import NOISE_MODES, TabularEvaluator
 
-_LAZY = {"LiveEvaluator": "nasgym.evaluators.live", "ResultStore": "nasgym.evaluators.store"}
+_LAZY = {
+    "LiveEvaluator": "nasgym.evaluators.live",
+    "ResultStore": "nasgym.evaluators.store",
+    "NB301SurrogateEvaluator": "nasgym.evaluators.surrogate",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -22,5 +26,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "ResultStore", "SyntheticEvaluator", "TabularEvaluator"
+    "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "NB301SurrogateEvaluator", "ResultStore",
+    "SyntheticEvaluator", "TabularEvaluator",
 ]  # fmt: skip

@@ -98,6 +98,8 @@ def check_model(path: Path | str) -> None:
     """Raise a ``ValueError`` unless ``path`` is an ONNX model with the surrogate's signature
     (``x_cat`` int32 (batch, 34), ``x_cont`` float (batch, 1), one output of at least 3 columns)
     whose prediction for one architecture is a finite validation accuracy in [0, 1]."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"path {str(path)!r} is not a file")
     try:
         session = _session(Path(path), 1)
     except ModuleNotFoundError:
@@ -123,8 +125,6 @@ def import_model(path: Path | str, cache_dir: Path | str | None = None) -> Path:
     """Check an ONNX surrogate (:func:`check_model`) and copy it to :func:`imported_model_path`,
     where it replaces the packaged surrogate for every NAS-Bench-301 env. Returns the new path."""
     source = Path(path).expanduser()
-    if not source.is_file():
-        raise FileNotFoundError(f"path {str(path)!r} is not a file")
     check_model(source)
     target = imported_model_path(cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -197,8 +197,9 @@ def clear_memory_cache() -> None:
 
 
 def import_paths(paths: list[Path | str], store: TableStore | None = None) -> list[ImportResult]:
-    """Import benchmark files into the cache: CSV files with an arch-string column, or official
-    NATS-Bench topology directories. Returns what each import found.
+    """Import benchmark files into the cache: CSV files with an arch-string column, official
+    NATS-Bench topology directories, or an ONNX NAS-Bench-301 surrogate (``.onnx``: it replaces
+    the packaged one). Returns what each import found.
 
     Every file is read and checked before anything is written, so a bad file among several
     leaves the cache as it was.
@@ -208,9 +209,19 @@ def import_paths(paths: list[Path | str], store: TableStore | None = None) -> li
     :raises FileNotFoundError: a path does not exist.
     """
     store = store or TableStore()
-    results = [_import_path(raw) for raw in paths]
+    models = [Path(raw) for raw in paths if Path(raw).suffix.lower() == ".onnx"]
+    results = [_import_path(raw) for raw in paths if Path(raw).suffix.lower() != ".onnx"]
+    if models:  # NAS-Bench-301 surrogate models: checked with the tables, before anything is written
+        from nasgym.evaluators.surrogate import check_model, import_model  # (evaluators import tables)
+
+        for model in models:
+            check_model(model)
     for result in results:
         _write_import(result, store)
+    for model in models:
+        target = import_model(model, store.root)
+        notes = [f"the NAS-Bench-301 surrogate of the NAS-Bench-301-* envs is now {model.name} (copied to {target})"]
+        results.append(ImportResult("nb301-surrogate", [model], space="darts", notes=notes))
     clear_memory_cache()
     return results
 

@@ -105,7 +105,10 @@ class ConvNetSequentialEnv(NASEnv):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_running()
-        value = np.asarray(action)
+        try:
+            value = np.asarray(action)
+        except ValueError:  # ragged nesting, undecodable bytes: no integer, refused below
+            value = np.asarray(None)
         if (
             value.shape not in ((), (1,))
             or not np.issubdtype(value.dtype, np.integer)

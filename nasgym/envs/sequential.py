@@ -128,7 +128,10 @@ class SequentialNASEnv(NASEnv):
             choice = int(action)
             if self._valid(self._choices, choice):
                 return choice
-        value = np.asarray(action)
+        try:
+            value = np.asarray(action)
+        except ValueError:  # ragged nesting, undecodable bytes: no integer, refused below
+            value = np.asarray(None)
         accepted = np.flatnonzero([self._valid(self._choices, t) for t in range(self.action_space.n)]).tolist()
         first, last = accepted[0], accepted[-1]
         if value.shape not in ((), (1,)) or not np.issubdtype(value.dtype, np.integer):

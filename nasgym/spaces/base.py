@@ -94,7 +94,10 @@ class SearchSpace:
     # --- index <-> choice vectors -------------------------------------------------------------
     def check_choices(self, choices: np.ndarray, argument: str = "choices") -> np.ndarray:
         """Return ``choices`` as an int64 array of shape (..., n_decisions), or raise a clear error."""
-        arr = np.asarray(choices)
+        try:
+            arr = np.asarray(choices)
+        except ValueError:  # ragged nesting, undecodable bytes: numpy's message would not name the argument
+            raise ValueError(f"{argument} must be an array of integer choice indices, got {choices!r:.100}") from None
         if arr.shape[-1:] != (self.n_decisions,):
             raise ValueError(
                 f"{argument} must have a last dimension of {self.n_decisions} (one choice per decision), "
@@ -112,7 +115,10 @@ class SearchSpace:
 
     def check_index(self, index: np.ndarray | int, argument: str = "index") -> np.ndarray:
         """Return ``index`` as an int64 array, or raise a clear error if any is outside 0..size-1."""
-        arr = np.asarray(index)
+        try:
+            arr = np.asarray(index)
+        except ValueError:  # ragged nesting, undecodable bytes
+            raise ValueError(f"{argument} must be integer, got {index!r:.100}") from None
         if not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(f"{argument} must be integer, got dtype {arr.dtype}")
         arr = arr.astype(np.int64, copy=False)

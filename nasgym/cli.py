@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -26,24 +26,23 @@ def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(clean, allow_nan=False)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+_positive_int = _int_at_least(1)
+_seed = _int_at_least(0)
 
 
 def _new_file(text: str) -> Path:
@@ -61,7 +60,7 @@ def _new_file(text: str) -> Path:
 def _search_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """What ``search`` passes to ``gym.make``: --env-arg, plus --dataset, --budget and --noise where
     given (else the env's own defaults apply); with --quiet, no live training bars either."""
-    from nasgym.env_args import env_defaults
+    from nasgym.env_args import env_parameters
 
     kwargs = keyword_arguments(args.env_arg, "--env-arg")
     for name in ("dataset", "budget", "noise"):
@@ -70,7 +69,8 @@ def _search_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             if name in kwargs:
                 raise ValueError(f"--{name} and --env-arg {name}=... both given; give one")
             kwargs[name] = value
-    if args.quiet and kwargs.get("evaluator", env_defaults(args.env).get("evaluator")) == "live":
+    evaluator = env_parameters(args.env).get("evaluator")
+    if args.quiet and kwargs.get("evaluator", evaluator.default if evaluator else None) == "live":
         kwargs.setdefault("progress", False)
     return kwargs
 

@@ -44,18 +44,22 @@ def keyword_arguments(pairs: Iterable[tuple[str, Any]], flag: str) -> dict[str, 
     return kwargs
 
 
-def env_defaults(env_id: str) -> dict[str, Any]:
-    """Every named keyword ``gym.make(env_id, ...)`` takes, with the value used when it is not
-    given: the registered kwargs over the defaults of the env class's constructors. Keywords an
-    env passes on to its evaluator (the live evaluator's ``epochs``, ...) are not named here.
+def env_parameters(env_id: str) -> dict[str, inspect.Parameter]:
+    """Every named keyword ``gym.make(env_id, ...)`` takes, as an :class:`inspect.Parameter` whose
+    ``default`` is the value used when it is not given (the registered kwargs over the defaults of
+    the env class's constructors) and whose ``annotation`` is the constructor's (a string). Keywords
+    an env passes on to its evaluator (the live evaluator's ``epochs``, ...) are not named here.
 
     :param env_id: a registered id.
     """
     spec = gym.spec(env_id)
-    defaults: dict[str, Any] = {}
+    parameters: dict[str, inspect.Parameter] = {}
     for cls in reversed(load_env_creator(spec.entry_point).__mro__):  # subclasses override
         if "__init__" in vars(cls) and issubclass(cls, gym.Env) and cls is not gym.Env:
             for name, parameter in inspect.signature(cls.__init__).parameters.items():
                 if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
-                    defaults[name] = None if parameter.default is parameter.empty else parameter.default
-    return defaults | spec.kwargs
+                    parameters[name] = parameter
+    for name, value in spec.kwargs.items():
+        if name in parameters:
+            parameters[name] = parameters[name].replace(default=value)
+    return parameters

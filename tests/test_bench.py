@@ -9,6 +9,8 @@ import json
 import math
 import re
 import shutil
+from collections import Counter
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -22,12 +24,17 @@ from nasgym.bench import (
     BenchConfig,
     SimTimeLimit,
     curve_on_grid,
+    load_histories,
     mean_and_band,
+    migrate,
     parse_agent,
+    read_history,
     rescore,
     run_bench,
     split_agents,
 )
+from nasgym.bench.histories import replace_histories
+from nasgym.bench.runs import write_runs
 from nasgym.cli import main
 from nasgym.evaluators import TabularEvaluator
 from nasgym.selection import incumbents
@@ -77,8 +84,8 @@ def test_grid_rows_agree_with_the_evaluator(grid):
         assert row["best_arch"] == space.arch_string(index)
         mean = TabularEvaluator("nb201", row["dataset"], noise="mean").evaluate(np.array([index]), None)
         assert float(row["best_valid_acc"]) == pytest.approx(mean["valid_acc"][0], abs=1e-9)
-        history = np.load(out / row["history"])
-        assert len(history["index"]) == 15
+        history = read_history(out, row)
+        assert len(history["index"]) == 15 and history["index"].dtype == np.int64
         expected, observed_mean = selected_by_definition(history["index"], history["valid_acc"])
         assert index == expected and history["valid_acc"].dtype == np.float64  # the observations, exactly
         assert int(row["queries_to_best"]) == int(np.argmax(history["index"] == index)) + 1  # first queried
@@ -127,11 +134,11 @@ def test_rescore_recomputes_rows_from_histories(grid, tmp_path):
     assert read_rows(out) == fresh  # rescoring a run made with the current rule changes nothing
     # an older run: float32 observations, and a selected architecture that the rule no longer picks
     row = fresh[0]
-    path = out / row["history"]
-    history = dict(np.load(path))
+    key = (row["history"], int(row["seed"]))
+    history = read_history(out, row)
     history["valid_acc"] = history["valid_acc"].astype(np.float32)
     history["best_valid_acc"] = np.zeros_like(history["best_valid_acc"])
-    np.savez_compressed(path, **history)
+    replace_histories(out, {key: history})
     stale = [dict(r, best_index="0", best_arch="x", best_valid_acc="1.0", queries_to_best="1") for r in fresh]
     with open(out / "runs.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, COLUMNS)
@@ -139,11 +146,11 @@ def test_rescore_recomputes_rows_from_histories(grid, tmp_path):
         writer.writerows(stale)
     assert bench("--rescore", "--out", str(out))[0] == 0
     assert read_rows(out) == fresh
-    rescored, original = np.load(path), np.load(source / row["history"])
+    rescored, original = read_history(out, row), read_history(source, row)
     assert rescored["best_valid_acc"].tolist() == original["best_valid_acc"].tolist()
     assert rescored["valid_acc"].dtype == np.float32  # the observations are left as they were
     history["valid_acc"] = np.full_like(history["valid_acc"], 12.5)  # no seed of any arch observed that
-    np.savez_compressed(path, **history)
+    replace_histories(out, {key: history})
     with pytest.raises(ValueError, match="none of its seeds' values"):
         rescore(out)
 
@@ -196,7 +203,7 @@ def test_sim_time_runs_stop_at_the_query_that_reaches_the_limit(tmp_path, base_c
     assert report.completed == 2 and not report.failures
     for row in read_rows(tmp_path):
         assert row["budget"] == "" and float(row["sim_time_limit"]) == limit
-        sim_time = np.load(tmp_path / row["history"])["sim_time"]
+        sim_time = read_history(tmp_path, row)["sim_time"]
         assert sim_time[-1] >= limit > sim_time[-2]  # the query that crosses the limit is the last, and counts
         assert int(row["n_queries"]) == len(sim_time) and float(row["sim_time"]) == pytest.approx(sim_time[-1])
     assert "| random | 20,000 s simulated |" in (tmp_path / "table.md").read_text()
@@ -280,8 +287,8 @@ def test_a_folder_without_histories_keeps_its_plots_and_refuses_to_rescore(grid,
     shutil.copytree(source, out)
     plot = (out / "anytime.png").read_bytes()
     history = read_rows(out)[0]["history"]
-    (out / history).unlink()
-    with pytest.warns(UserWarning, match=rf"1 of the 8 runs in .* have no history \(e\.g\. {history}\)"):
+    (out / history).unlink()  # the histories of both seeds
+    with pytest.warns(UserWarning, match=rf"2 of the 8 runs in .* have no history \(e\.g\. {history} seed 3\)"):
         assert bench("--plot-only", "--out", str(out))[0] == 0
     assert (out / "anytime.png").read_bytes() == plot and "(anytime.png)" in (out / "table.md").read_text()
     with pytest.raises(FileNotFoundError, match="rescoring needs every run's history"):
@@ -307,7 +314,7 @@ def test_agent_arguments_make_runs_of_their_own(tmp_path):
     direct = make_agent("rea", population_size=4, sample_size=2).run(
         gym.make("NAS-Bench-201-Global-v0", budget=12), seed=0
     )
-    history = np.load(tmp_path / "out" / rows[spec.label]["history"])
+    history = read_history(tmp_path / "out", rows[spec.label])
     assert history["index"].tolist() == [q["index"] for q in direct.queries]  # the agent got its arguments
     assert "| rea[population_size=4,sample_size=2] | 12 queries |" in (tmp_path / "out" / "table.md").read_text()
 
@@ -383,7 +390,7 @@ def test_every_registered_space_runs_with_its_own_datasets(space, tmp_path):
         assert row["env"] == space.env_ids[flavour]
         assert json.loads(row["env_args"] or "{}") == env_args and row["n_queries"] == "6"
         reporter = report_evaluator(row["env"], row["dataset"], row["env_args"], None)
-        history = np.load(tmp_path / row["history"])
+        history = read_history(tmp_path, row)
         valid = reporter.evaluate(history["index"], np.random.default_rng(0))["valid_acc"]
         hits = np.flatnonzero(valid >= reporter.best_valid_acc)
         expected_q = float(hits[0] + 1) if math.isfinite(reporter.best_valid_acc) and len(hits) else math.nan
@@ -402,7 +409,7 @@ def test_queries_to_optimum_counts_the_first_query_of_an_optimal_architecture(tm
         i for i in range(15625) if evaluator.evaluate(np.array([i]), None)["valid_acc"][0] == evaluator.best_valid_acc
     }
     for row in read_rows(tmp_path):
-        queried = np.load(tmp_path / row["history"])["index"].tolist()
+        queried = read_history(tmp_path, row)["index"].tolist()
         first = next((n + 1 for n, index in enumerate(queried) if index in optimal), None)
         assert row["queries_to_optimum"] == (str(first) if first else "nan")
     assert "Runs that queried an optimal architecture" in (tmp_path / "table.md").read_text()
@@ -457,3 +464,108 @@ def test_explicit_env_ids_pick_each_agents_flavour(tmp_path):
     }
     with pytest.raises(ValueError, match="this space has no Continuous env"):
         BenchConfig(["random@Continuous"], ["cifar10"], [4], 1, tmp_path, envs=["NAS-Bench-201-Global-v0"]).plan()
+
+
+def _to_earlier_layout(out) -> list[dict[str, str]]:
+    """Rewrite a folder as the bench wrote it before the history store and the provenance columns:
+    one history file per run (float32 observations in the oldest ones), the earlier columns."""
+    from nasgym.bench.runs import LEGACY_COLUMNS
+
+    rows = read_rows(out)
+    legacy = []
+    for number, row in enumerate(rows):
+        history = read_history(out, row)
+        if number % 2:  # the oldest histories stored float32 observations and int32 indices
+            history = dict(
+                history, valid_acc=history["valid_acc"].astype(np.float32), index=history["index"].astype(np.int32)
+            )
+        name = f"histories/{row['agent']}__{row['dataset']}__s{row['seed']}.npz"
+        np.savez_compressed(out / name, **history)
+        legacy.append({column: (name if column == "history" else row[column]) for column in LEGACY_COLUMNS})
+    for path in (out / "histories").glob("NAS-Bench-201*.npz"):
+        path.unlink()
+    with open(out / "runs.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, LEGACY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(legacy)
+    return rows
+
+
+def test_migrate_moves_per_run_histories_into_group_files_without_changing_a_row(grid, tmp_path):
+    source, _, _ = grid
+    out = tmp_path / "grid"
+    shutil.copytree(source, out)
+    fresh = read_rows(out)
+    histories = load_histories(out)  # one call: every history, keyed by (history, seed) of its row
+    assert len(histories) == 8 == len({(r["history"], int(r["seed"])) for r in fresh})
+    assert len(list((out / "histories").glob("*.npz"))) == 4  # one file per agent x dataset, both seeds
+    _to_earlier_layout(out)
+    with pytest.raises(ValueError, match="predates the provenance columns; run nasgym bench --migrate"):
+        rescore(out)
+    code, text = bench("--migrate", "--out", str(out))
+    assert code == 0 and "migrated 8 runs" in text
+    migrated = read_rows(out)
+    unrecorded = {"versions": "unrecorded", "machine": "unrecorded"}
+    assert migrated == [dict(row, **unrecorded) for row in fresh]  # every other column as it was
+    assert sorted(p.name for p in (out / "histories").iterdir()) == sorted({Path(r["history"]).name for r in fresh})
+    reloaded = load_histories(out)
+    float32_runs = {(r["history"], int(r["seed"])) for number, r in enumerate(fresh) if number % 2}
+    for key, history in histories.items():
+        assert all(history[k].dtype == reloaded[key][k].dtype for k in history)  # int64 indices, float64 observations
+        for name in history:
+            if name == "valid_acc" and key in float32_runs:  # restored from the tables: a seed's value, the one
+                # nearest the float32 (two seeds of one architecture may round to the same float32)
+                assert np.allclose(history[name], reloaded[key][name], rtol=0, atol=1e-5)
+            else:
+                assert np.array_equal(history[name], reloaded[key][name])
+    assert bench("--rescore", "--out", str(out))[0] == 0 and read_rows(out) == migrated  # the round trip
+    with pytest.raises(SystemExit):
+        main(["bench", "--migrate", "--out", str(out)], stdout=io.StringIO())  # nothing left to migrate
+
+
+def test_migrate_refuses_rows_the_current_tables_do_not_reproduce(grid, tmp_path):
+    source, _, _ = grid
+    out = tmp_path / "grid"
+    shutil.copytree(source, out)
+    _to_earlier_layout(out)
+    before = (out / "runs.csv").read_text()
+    lines = before.splitlines()
+    lines[3] = lines[3].replace(read_rows(out)[2]["best_valid_acc"], "99.5")
+    (out / "runs.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="line 4: the current tables give best_valid_acc .* the row 99.5"):
+        migrate(out)
+    assert len(list((out / "histories").glob("*.npz"))) == 8  # nothing moved
+
+
+def test_rescore_refuses_mixed_fingerprints_unless_told(grid, tmp_path):
+    source, _, _ = grid
+    out = tmp_path / "grid"
+    shutil.copytree(source, out)
+    rows = read_rows(out)
+    rows[0]["tables_fingerprint"] = rows[1]["tables_fingerprint"] = "0123456789abcdef"
+    write_runs(out / "runs.csv", rows)
+    counts = Counter(row["tables_fingerprint"] for row in rows)
+    assert counts["0123456789abcdef"] == 2 and len(counts) == 3  # one fingerprint per dataset, and the odd one
+    expected = ", ".join(f"{n} rows have {fingerprint}" for fingerprint, n in counts.most_common())
+    with pytest.raises(ValueError, match=re.escape(f"rescore: {expected}, and the current tables give")):
+        rescore(out)
+    code, text = bench("--rescore", "--allow-mixed-fingerprints", "--out", str(out))
+    assert code == 0 and read_rows(out) == rows  # fingerprints stay: those runs were made on other tables
+    record = json.loads((out / "commands.jsonl").read_text().splitlines()[-1])
+    assert record["command"].endswith("--allow-mixed-fingerprints") and record["fingerprints_before"] == counts
+
+
+def test_histories_of_a_killed_invocation_are_kept_or_dropped_with_their_rows(tmp_path):
+    from nasgym.bench.histories import PENDING_DIR, write_pending
+
+    config = BenchConfig(["random"], ["cifar10"], [5], seeds=1, out=tmp_path, workers=1)
+    run_bench(config, progress=False)
+    rows = read_rows(tmp_path)
+    kept = read_history(tmp_path, rows[0])
+    (tmp_path / rows[0]["history"]).unlink()  # as if killed before the merge: row written, history pending
+    write_pending(tmp_path, "kept", rows[0]["history"], int(rows[0]["seed"]), kept)
+    write_pending(tmp_path, "orphan", rows[0]["history"], 99, kept)  # a history whose row never came
+    assert bench("--plot-only", "--out", str(tmp_path))[0] == 0
+    assert not (tmp_path / PENDING_DIR).exists()
+    assert set(load_histories(tmp_path)) == {(rows[0]["history"], int(rows[0]["seed"]))}
+    assert read_history(tmp_path, rows[0])["index"].tolist() == kept["index"].tolist()

@@ -15,7 +15,8 @@ accuracies. The folder ``out`` holds:
 
 - ``runs.csv``: one row per run (:data:`RUN_COLUMNS`, then :data:`EXTRA_COLUMNS`, among them what
   the run depended on: tables fingerprint, versions, machine);
-- ``histories/``: every run's queries (:mod:`nasgym.bench.histories`);
+- ``histories/``: every run's queries, one compressed ``.npz`` per agent, env, dataset, protocol and
+  env arguments (all its seeds), loaded with one call: :func:`load_histories`;
 - ``table.md``: mean +- std per agent x dataset x protocol, per space, beside the published rows
   (:mod:`nasgym.bench.references`);
 - ``anytime.png`` (query budgets) and ``anytime_sim_time.png`` (simulated-time runs): best-so-far
@@ -42,7 +43,7 @@ from nasgym.bench.grid import (
     sim_time_query_cap,
     split_agents,
 )
-from nasgym.bench.histories import missing_histories, read_history
+from nasgym.bench.histories import consolidate, load_histories, missing_histories, read_history
 from nasgym.bench.plots import PLOT_FILES, curve_on_grid, mean_and_band, plot_anytime
 from nasgym.bench.references import NB201_REFERENCE_ROWS, ReferenceRow, reference_rows
 from nasgym.bench.report import Group, format_table, group_runs, write_report
@@ -82,9 +83,11 @@ __all__ = [
     "curve_on_grid",
     "execute_run",
     "execute_runs",
+    "consolidate",
     "format_table",
     "full_precision",
     "group_runs",
+    "load_histories",
     "mean_and_band",
     "migrate",
     "missing_histories",

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from nasgym.agents import make_agent
 from nasgym.bench.envs import make_env, report_evaluator
 from nasgym.bench.grid import BenchConfig, RunSpec
-from nasgym.bench.histories import write_history
+from nasgym.bench.histories import History, consolidate, group_reference, write_pending
 from nasgym.bench.provenance import machine, versions
 from nasgym.bench.report import record_command, write_failures, write_report
 from nasgym.bench.runs import append_run, is_legacy, read_runs, row_key, write_runs
@@ -59,8 +59,12 @@ class SimTimeLimit(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[str, Any]:
-    """Run one search, save its history under ``out`` and return its ``runs.csv`` row."""
+def execute_run(run: RunSpec, cache_dir: Path | None = None) -> tuple[dict[str, Any], History]:
+    """Run one search; return its ``runs.csv`` row and its history (:mod:`~nasgym.bench.histories`).
+
+    Nothing is written: the process that collects the outcomes writes both, so a run may execute
+    on another machine (Ray).
+    """
     agent = make_agent(run.agent.name, **run.agent.kwargs)
     env = make_env(run.env_id, run.search_dataset, run.env_kwargs, cache_dir, budget=run.query_cap)
     if run.protocol.sim_time_limit is not None:
@@ -75,19 +79,15 @@ def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[
     indices = np.array([q["index"] for q in result.queries], dtype=np.int64)
     observed = np.array([q["valid_acc"] for q in result.queries], dtype=np.float64)
     score = score_queries(report_evaluator(run.env_id, run.dataset, run.env_args, cache_dir), indices, observed)
-    history = write_history(
-        out,
-        run.name,
-        {
-            "index": indices,
-            "valid_acc": observed,
-            "sim_time": np.array([q["sim_time"] for q in result.queries], dtype=np.float64),
-            "best_valid_acc": score.best_valid_acc,
-            "best_test_acc": score.best_test_acc,
-        },
-    )
+    history = {
+        "index": indices,
+        "valid_acc": observed,
+        "sim_time": np.array([q["sim_time"] for q in result.queries], dtype=np.float64),
+        "best_valid_acc": score.best_valid_acc,
+        "best_test_acc": score.best_test_acc,
+    }
     protocol = run.protocol
-    return {
+    row = {
         **score.fields,
         "agent": run.agent.label,
         "env": run.env_id,
@@ -100,30 +100,33 @@ def execute_run(run: RunSpec, out: Path, cache_dir: Path | None = None) -> dict[
         "sim_time_limit": protocol.sim_time_limit,
         "fidelity": protocol.fidelity,
         "search_dataset": protocol.search_dataset,
-        "history": history,
+        "history": group_reference(run.group_name),
         "env_args": run.env_args,
         "report_fidelity": protocol.report_fidelity,
         "tables_fingerprint": run.tables_fingerprint,
         "versions": versions(),
         "machine": machine(),
     }
+    return row, history
 
 
 @dataclass
 class RunOutcome:
-    """A finished run: its row, or the error that ended it."""
+    """A finished run: its row and history, or the error that ended it."""
 
     run: RunSpec
     row: dict[str, Any] | None = None
     error: str | None = None
+    history: History | None = None
 
 
-def run_safely(run: RunSpec, out: Path, cache_dir: Path | None) -> RunOutcome:
+def run_safely(run: RunSpec, cache_dir: Path | None) -> RunOutcome:
     """:func:`execute_run`, with any failure recorded in the outcome (the grid goes on)."""
     try:
-        return RunOutcome(run, row=execute_run(run, out, cache_dir))
+        row, history = execute_run(run, cache_dir)
     except Exception:  # any failure of one run is recorded, and the grid goes on
         return RunOutcome(run, error=traceback.format_exc())
+    return RunOutcome(run, row=row, history=history)
 
 
 def single_threaded() -> None:
@@ -133,7 +136,7 @@ def single_threaded() -> None:
 
 
 def _execute_on_pool(
-    runs: Sequence[RunSpec], out: Path, workers: int, on_outcome: Callable[[RunOutcome], None], cache_dir: Path | None
+    runs: Sequence[RunSpec], workers: int, on_outcome: Callable[[RunOutcome], None], cache_dir: Path | None
 ) -> None:
     queue = deque(runs)
     context = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch threads
@@ -144,7 +147,7 @@ def _execute_on_pool(
             while in_flight or (queue and not broken):
                 while queue and not broken and len(in_flight) < workers:
                     run = queue.popleft()
-                    in_flight[pool.submit(run_safely, run, out, cache_dir)] = run
+                    in_flight[pool.submit(run_safely, run, cache_dir)] = run
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     run = in_flight.pop(future)
@@ -158,7 +161,6 @@ def _execute_on_pool(
 
 def execute_runs(
     runs: Sequence[RunSpec],
-    out: Path,
     workers: int,
     on_outcome: Callable[[RunOutcome], None],
     cache_dir: Path | None = None,
@@ -171,9 +173,9 @@ def execute_runs(
     """
     if workers == 1:
         for run in runs:
-            on_outcome(run_safely(run, out, cache_dir))
+            on_outcome(run_safely(run, cache_dir))
         return
-    _execute_on_pool(runs, out, workers, on_outcome, cache_dir)
+    _execute_on_pool(runs, workers, on_outcome, cache_dir)
 
 
 @dataclass
@@ -228,7 +230,9 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
     runs_csv = out / "runs.csv"
     if runs_csv.exists() and is_legacy(runs_csv):
         raise ValueError(f"out: {runs_csv} predates the provenance columns; run nasgym bench --migrate --out {out}")
-    done = {row_key(row) for row in read_runs(runs_csv)}
+    rows = read_runs(runs_csv)
+    consolidate(out, {(row["history"], int(row["seed"])) for row in rows})  # what a killed invocation left
+    done = {row_key(row) for row in rows}
     pending = [run for run in runs if run.key not in done]
     workers = min(config.workers or os.cpu_count() or 1, max(len(pending), 1))
     failures: list[RunOutcome] = []
@@ -236,7 +240,9 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
 
     def record(outcome: RunOutcome) -> None:
         if outcome.row is not None:
-            append_run(runs_csv, outcome.row)
+            run, row = outcome.run, outcome.row
+            write_pending(out, run.name, row["history"], run.seed, outcome.history)  # history first, then row
+            append_run(runs_csv, row)
         else:
             failures.append(outcome)
             bar.write(f"failed: {outcome.run.describe()}")
@@ -244,12 +250,14 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
         bar.update(1)
 
     try:
-        execute_runs(pending, out, workers, record, config.cache_dir)
+        execute_runs(pending, workers, record, config.cache_dir)
     finally:
         bar.close()
         write_failures(out / "failures.jsonl", [failure_record(f) for f in failures])
         if runs_csv.exists():
-            write_runs(runs_csv, read_runs(runs_csv))
+            rows = read_runs(runs_csv)
+            consolidate(out, {(row["history"], int(row["seed"])) for row in rows})
+            write_runs(runs_csv, rows)
     report = BenchReport(len(pending) - len(failures), len(runs) - len(pending), failures, time.perf_counter() - start)
     record_command(
         out,

@@ -208,15 +208,23 @@ class RunSpec:
         return run_key(self.agent.label, self.env_id, self.dataset, self.protocol, self.env_args, self.seed)
 
     @property
+    def group_name(self) -> str:
+        """The name of the runs that differ from this one only by seed (their histories share a file)."""
+        return group_name(self.agent.label, self.env_id, self.dataset, self.protocol, self.env_args)
+
+    @property
     def name(self) -> str:
         """A file-name-safe name of the run."""
-        args = f"__{self.env_args}" if self.env_args else ""
-        name = f"{self.env_id}__{self.agent.label}__{self.dataset}__{self.protocol.slug}{args}__s{self.seed}"
-        return re.sub(r"[^A-Za-z0-9._-]", "-", name)
+        return re.sub(r"[^A-Za-z0-9._-]", "-", f"{self.group_name}__s{self.seed}")
 
     def describe(self) -> str:
         args = f" with {self.env_args}" if self.env_args else ""
         return f"{self.agent.text} on {self.env_id} {self.dataset}{args}, {self.protocol.label}, seed {self.seed}"
+
+
+def group_name(agent: str, env_id: str, dataset: str, protocol: Protocol, env_args: str) -> str:
+    """The name of the runs of an agent, env, dataset, protocol and env arguments: all their seeds."""
+    return f"{env_id}__{agent}__{dataset}__{protocol.slug}" + (f"__{env_args}" if env_args else "")
 
 
 def run_key(agent: str, env_id: str, dataset: str, protocol: Protocol, env_args: str, seed: int) -> tuple:

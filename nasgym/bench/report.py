@@ -16,7 +16,7 @@ import numpy as np
 import nasgym
 from nasgym.agents.base import env_id_flavour
 from nasgym.bench.grid import Protocol
-from nasgym.bench.histories import missing_histories
+from nasgym.bench.histories import consolidate, missing_histories
 from nasgym.bench.plots import PLOT_FILES, plot_anytime
 from nasgym.bench.provenance import machine, versions
 from nasgym.bench.references import OWN_REFERENCE_AGENTS, reference_rows
@@ -228,6 +228,7 @@ def write_report(out: Path | str) -> str:
     if not runs_csv.exists():
         raise FileNotFoundError(f"out: {runs_csv} does not exist; run the grid first")
     rows = read_runs(runs_csv)
+    consolidate(out, {(row["history"], int(row["seed"])) for row in rows})  # what a killed invocation left
     failures = len(read_jsonl(out / "failures.jsonl"))
     table = format_table(rows, read_jsonl(out / "commands.jsonl"), failures)
     missing = missing_histories(out, rows)

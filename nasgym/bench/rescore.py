@@ -11,10 +11,19 @@ from typing import Any
 import numpy as np
 
 from nasgym.bench.envs import report_evaluator
-from nasgym.bench.grid import EnvContext, env_context
-from nasgym.bench.histories import missing_histories, read_history, replace_history
+from nasgym.bench.grid import EnvContext, env_context, group_name
+from nasgym.bench.histories import (
+    consolidate,
+    group_reference,
+    is_per_run_file,
+    missing_histories,
+    read_group,
+    read_history,
+    replace_histories,
+    write_group,
+)
 from nasgym.bench.report import missing_text, record_command, write_report
-from nasgym.bench.runs import LEGACY_COLUMNS, is_legacy, read_runs, row_protocol, write_runs
+from nasgym.bench.runs import PROVENANCE_COLUMNS, is_legacy, read_runs, row_protocol, write_runs
 from nasgym.bench.scoring import Score, score_queries
 from nasgym.tables.metrics import FIDELITY_METRICS
 
@@ -67,28 +76,28 @@ def _observations(history: dict[str, np.ndarray], context: EnvContext) -> np.nda
     return full_precision(seeds, history["index"].astype(np.int64), observed)
 
 
-def _score(out: Path, row: dict[str, str], context: EnvContext, cache_dir: Path | None) -> tuple[dict, Score]:
-    history = read_history(out, row)
-    indices = history["index"].astype(np.int64)
+def _score(history: dict[str, np.ndarray], row: dict[str, str], context: EnvContext, cache_dir: Path | None) -> Score:
     reporter = report_evaluator(row["env"], row["dataset"], row["env_args"], cache_dir)
-    return history, score_queries(reporter, indices, _observations(history, context))
+    return score_queries(reporter, history["index"].astype(np.int64), _observations(history, context))
 
 
-def _rows_with_histories(out: Path, action: str, legacy: bool) -> list[dict[str, str]]:
-    """The rows of ``out/runs.csv``, checked: of the layout ``action`` needs (``legacy``: the one
-    before the provenance columns) and every run's history there."""
+def _rescorable_rows(out: Path) -> list[dict[str, str]]:
+    """The rows of ``out/runs.csv``, checked: of the current layout, and every run's history there."""
     runs_csv = out / "runs.csv"
     if not runs_csv.exists():
         raise FileNotFoundError(f"out: {runs_csv} does not exist; run the grid first")
-    if is_legacy(runs_csv) != legacy:
-        if legacy:
-            raise ValueError(f"out: {runs_csv} has the current columns already; nothing to migrate")
+    if is_legacy(runs_csv):
         raise ValueError(f"out: {runs_csv} predates the provenance columns; run nasgym bench --migrate --out {out}")
     rows = read_runs(runs_csv)
+    consolidate(out, _references(rows))  # what a killed invocation left
     missing = missing_histories(out, rows)
     if missing:
-        raise FileNotFoundError(f"out: {action} needs every run's history, and {missing_text(out, rows, missing)}")
+        raise FileNotFoundError(f"out: rescoring needs every run's history, and {missing_text(out, rows, missing)}")
     return rows
+
+
+def _references(rows: list[dict[str, str]]) -> set[tuple[str, int]]:
+    return {(row["history"], int(row["seed"])) for row in rows}
 
 
 def _fingerprint_text(counts: Counter) -> str:
@@ -125,7 +134,7 @@ def rescore(out: Path | str, cache_dir: Path | None = None, allow_mixed_fingerpr
     """
     out = Path(out)
     runs_csv = out / "runs.csv"
-    rows = _rows_with_histories(out, "rescoring", legacy=False)
+    rows = _rescorable_rows(out)
     contexts: dict[tuple, EnvContext] = {}
     current = [_row_context(row, cache_dir, contexts).fingerprint for row in rows]
     mixed = check_fingerprints(rows, current)
@@ -135,12 +144,15 @@ def rescore(out: Path | str, cache_dir: Path | None = None, allow_mixed_fingerpr
             f"{', '.join(sorted(set(current)))}: rows made on other tables would be mixed with rows of the current "
             "ones. Re-run them, or pass --allow-mixed-fingerprints to rescore anyway (commands.jsonl records it)"
         )
+    changed = {}
     for row in rows:
-        history, score = _score(out, row, _row_context(row, cache_dir, contexts), cache_dir)
+        history = read_history(out, row)
+        score = _score(history, row, _row_context(row, cache_dir, contexts), cache_dir)
         curves = {"best_valid_acc": score.best_valid_acc, "best_test_acc": score.best_test_acc}
         if any(not np.array_equal(history[key], curve, equal_nan=True) for key, curve in curves.items()):
-            replace_history(out, row, {**history, **curves})  # only what changed: no churn in results kept in git
+            changed[row["history"], int(row["seed"])] = {**history, **curves}  # only what changed: no churn in git
         row.update({column: str(value) for column, value in score.fields.items()})
+    replace_histories(out, changed)
     write_runs(runs_csv, rows)
     record: dict[str, Any] = {"command": shlex.join(["nasgym", "bench", "--rescore", "--out", str(out)])}
     if mixed is not None:
@@ -163,38 +175,95 @@ _REPRODUCED = (
 
 
 def migrate(out: Path | str, cache_dir: Path | None = None) -> int:
-    """Upgrade ``out/runs.csv`` written before the provenance columns: each row gets its env
-    arguments (none then), report fidelity, queries to the optimum and tables fingerprint, after
-    checking that the current tables reproduce the row's values exactly from its history (so the
-    fingerprint of the current tables is the row's); versions and machine were not recorded then
-    and read ``unrecorded``. No value of the earlier columns changes.
+    """Upgrade a folder of an earlier layout: ``runs.csv`` without the provenance columns, and
+    histories one file per run. Every row is first recomputed from its history with the current
+    tables and must come out the same in every column it has (else nothing is changed): that makes
+    the current tables' fingerprint the row's. Rows of the earlier layout then get their env
+    arguments (none then), report fidelity, queries to the optimum and tables fingerprint; versions
+    and machine were not recorded then and read ``unrecorded``. Per-run history files move into
+    the group files of :mod:`~nasgym.bench.histories` (float32 observations of the oldest
+    histories restored to the table values they are, :func:`full_precision`) and each row's
+    ``history`` names its group file; no other value of a row changes.
 
     :returns: the number of rows migrated.
-    :raises ValueError: the folder is not of the earlier layout, or the current tables do not
-        reproduce a row (naming it and the column).
+    :raises ValueError: nothing to migrate, or the current tables do not reproduce a row (naming
+        its line and the column).
+    :raises FileNotFoundError: no ``runs.csv``, or a run without a history.
     """
     out = Path(out)
     runs_csv = out / "runs.csv"
-    rows = _rows_with_histories(out, "migrating", legacy=True)
+    if not runs_csv.exists():
+        raise FileNotFoundError(f"out: {runs_csv} does not exist")
+    legacy_columns = is_legacy(runs_csv)
+    rows = read_runs(runs_csv)
+    consolidate(out, _references(rows))
+    per_run = [is_per_run_file(out / row["history"]) for row in rows]
+    if not legacy_columns and not any(per_run):
+        raise ValueError(f"out: {out} has the current layout already; nothing to migrate")
+    missing = missing_histories(out, [row for row, single in zip(rows, per_run, strict=True) if not single])
+    if missing:
+        raise FileNotFoundError(f"out: migrating needs every run's history, and {missing_text(out, rows, missing)}")
     contexts: dict[tuple, EnvContext] = {}
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
+    moved: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    for number, (row, single) in enumerate(zip(rows, per_run, strict=True), start=2):  # line 1: the header
         context = _row_context(row, cache_dir, contexts)
-        _, score = _score(out, row, context, cache_dir)
-        for column in _REPRODUCED:
+        if single:
+            with np.load(out / row["history"]) as stored:
+                history = dict(stored)
+        else:
+            history = read_history(out, row)
+        score = _score(history, row, context, cache_dir)
+        for column in _REPRODUCED + (() if legacy_columns else ("queries_to_optimum",)):
             if str(score.fields[column]) != row[column]:
                 raise ValueError(
                     f"out: {runs_csv} line {number}: the current tables give {column} {score.fields[column]}, the row "
-                    f"{row[column]}; the row was made with other tables, so no fingerprint can be given to it"
+                    f"{row[column]}; the row was made with other tables, so nothing is migrated"
                 )
-        row.update(
-            report_fidelity="" if context.report_fidelity is None else str(context.report_fidelity),
-            queries_to_optimum=str(score.fields["queries_to_optimum"]),
-            tables_fingerprint=context.fingerprint,
-            versions=UNRECORDED,
-            machine=UNRECORDED,
-        )
+        if legacy_columns:
+            row.update(
+                report_fidelity="" if context.report_fidelity is None else str(context.report_fidelity),
+                queries_to_optimum=str(score.fields["queries_to_optimum"]),
+                tables_fingerprint=context.fingerprint,
+                versions=UNRECORDED,
+                machine=UNRECORDED,
+            )
+        if single:
+            curves = {"best_valid_acc": score.best_valid_acc, "best_test_acc": score.best_test_acc}
+            for key, curve in curves.items():
+                if not np.array_equal(history[key].astype(np.float32), curve, equal_nan=True):
+                    raise ValueError(f"out: {row['history']}: its {key} curve is not what the current tables give")
+            reference = group_reference(
+                group_name(row["agent"], row["env"], row["dataset"], row_protocol(row), row["env_args"])
+            )
+            if (reference, int(row["seed"])) in moved:
+                raise ValueError(f"out: {runs_csv} line {number}: a second run of {reference} seed {row['seed']}")
+            moved[reference, int(row["seed"])] = {
+                "index": history["index"].astype(np.int64),
+                "valid_acc": _observations(history, context),
+                "sim_time": history["sim_time"].astype(np.float64),
+                **curves,
+            }
+            row["history"], row["_old_history"] = reference, row["history"]
+    by_group: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    for (reference, seed), history in moved.items():
+        by_group.setdefault(reference, {})[seed] = history
+    for reference, runs in by_group.items():  # group files first, then runs.csv, then the old files go
+        path = out / reference
+        write_group(path, {**(read_group(path) if path.exists() else {}), **runs})
+    old_files = [row.pop("_old_history") for row in rows if "_old_history" in row]
     write_runs(runs_csv, rows)
+    for name in old_files:
+        (out / name).unlink()
     command = shlex.join(["nasgym", "bench", "--migrate", "--out", str(out)])
-    record_command(out, {"command": command, "runs_migrated": len(rows), "columns_before": list(LEGACY_COLUMNS)})
+    record_command(
+        out,
+        {
+            "command": command,
+            "runs_migrated": len(rows),
+            "columns_added": list(PROVENANCE_COLUMNS) if legacy_columns else [],
+            "history_files_merged": len(old_files),
+            "history_group_files": len(by_group),
+        },
+    )
     write_report(out)
     return len(rows)

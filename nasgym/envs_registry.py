@@ -14,12 +14,16 @@ class EnvSpecRow:
     ``test_kwargs`` are what the test suite adds to ``gym.make`` so that the env answers in
     microseconds (the ConvNet ids train every query by default; their tests use the synthetic
     evaluator).
+
+    ``vector_entry_point`` is the native vector env ``gym.make_vec(id, num_envs=N)`` builds: set it
+    (from :data:`_VECTOR_FLAVOURS`) for a table-backed space, whose N envs step as arrays.
     """
 
     id: str
     entry_point: str
     kwargs: dict = field(default_factory=dict)
     test_kwargs: dict = field(default_factory=dict)
+    vector_entry_point: str | None = None
 
 
 _FLAVOURS = {
@@ -27,6 +31,10 @@ _FLAVOURS = {
     "Sequential": "nasgym.envs.sequential:SequentialNASEnv",
     "Global": "nasgym.envs.global_arch:GlobalNASEnv",
 }
+#: the native vector env of each flavour (nasgym.envs.vector)
+_VECTOR_FLAVOURS = {flavour: f"nasgym.envs.vector:{flavour}NASVectorEnv" for flavour in _FLAVOURS}
+#: spaces whose rows get a native vector env: their default evaluator is a benchmark table
+_VECTORISED_SPACES = {"nb201"}
 _SPACES = {
     "NAS-Bench-201": "nb201",
     "NAS-Bench-Macro": "nasbench-macro",
@@ -53,6 +61,7 @@ ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
         {"space": space}
         | ({"dataset": _DEFAULT_DATASETS[space]} if space in _DEFAULT_DATASETS else {})
         | _EVALUATOR_KWARGS.get(space, {}),
+        vector_entry_point=_VECTOR_FLAVOURS[flavour] if space in _VECTORISED_SPACES else None,
     )
     for space_id, space in _SPACES.items()
     for flavour, entry_point in _FLAVOURS.items()
@@ -67,4 +76,9 @@ def register_envs() -> None:
     """Register every id of :data:`ENV_TABLE` (idempotent)."""
     for row in ENV_TABLE:
         if row.id not in gym.registry:
-            gym.register(id=row.id, entry_point=row.entry_point, kwargs=dict(row.kwargs))
+            gym.register(
+                id=row.id,
+                entry_point=row.entry_point,
+                vector_entry_point=row.vector_entry_point,
+                kwargs=dict(row.kwargs),
+            )

@@ -569,3 +569,18 @@ def test_histories_of_a_killed_invocation_are_kept_or_dropped_with_their_rows(tm
     assert not (tmp_path / PENDING_DIR).exists()
     assert set(load_histories(tmp_path)) == {(rows[0]["history"], int(rows[0]["seed"]))}
     assert read_history(tmp_path, rows[0])["index"].tolist() == kept["index"].tolist()
+
+
+def test_a_grid_on_a_local_ray_gives_the_rows_of_the_pool(grid, tmp_path):
+    """The grid fixture's runs again, as tasks of a real local Ray (2 CPUs): the same rows."""
+    pytest.importorskip("ray")
+    source, argv, _ = grid
+    code, text = bench(*argv, "--seed-start", "3", "--executor", "ray", "--workers", "2", "--out", str(tmp_path))
+    assert code == 0 and "8 runs done" in text
+    columns = [c for c in COLUMNS if c not in ("wall_time", "machine")]
+    assert [{c: r[c] for c in columns} for r in read_rows(tmp_path)] == [
+        {c: r[c] for c in columns} for r in read_rows(source)
+    ]
+    assert set(load_histories(tmp_path)) == set(load_histories(source))
+    record = json.loads((tmp_path / "commands.jsonl").read_text().splitlines()[-1])
+    assert record["executor"] == "ray" and "--executor" not in record["command"]  # it changes no result

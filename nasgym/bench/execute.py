@@ -159,18 +159,71 @@ def _execute_on_pool(
                     on_outcome(outcome)
 
 
+#: what every Ray worker runs with: one thread per run, as in the pool
+_SINGLE_THREAD = {variable: "1" for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def _execute_on_ray(
+    runs: Sequence[RunSpec],
+    workers: int | None,
+    on_outcome: Callable[[RunOutcome], None],
+    cache_dir: Path | None,
+    address: str | None,
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("executor='ray' needs Ray: pip install 'nasgym[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, runtime_env={"env_vars": _SINGLE_THREAD})(run_safely)
+        slots = workers or max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        queue = deque(runs)
+        in_flight: dict[Any, RunSpec] = {}
+        while queue or in_flight:
+            while queue and len(in_flight) < slots:  # a few at a time: a dead worker takes only those
+                run = queue.popleft()
+                in_flight[remote.remote(run, cache_dir)] = run
+            (done,), _ = ray.wait(list(in_flight), num_returns=1)
+            run = in_flight.pop(done)
+            try:
+                outcome = ray.get(done)
+            except ray.exceptions.RayError as exc:  # the worker died, or the task could not run
+                outcome = RunOutcome(run, error=f"the Ray task running it failed: {exc!r}")
+            on_outcome(outcome)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
 def execute_runs(
     runs: Sequence[RunSpec],
-    workers: int,
+    workers: int | None,
     on_outcome: Callable[[RunOutcome], None],
     cache_dir: Path | None = None,
+    executor: str = "process",
+    ray_address: str | None = None,
 ) -> None:
     """Run every run, at most ``workers`` at a time, and hand each outcome over as it finishes.
 
-    Runs go to the pool one at a time as workers free up, so a worker process that dies (killed,
-    out of memory) takes only the runs in flight with it: they are reported as failed and the rest
-    go on in a fresh pool. ``workers == 1`` runs everything in this process.
+    Runs go to the pool (or to Ray) one at a time as workers free up, so a worker that dies
+    (killed, out of memory) takes only the runs in flight with it: they are reported as failed and
+    the rest go on (in a fresh pool). With ``executor="process"``, ``workers == 1`` runs everything
+    in this process.
+
+    :param workers: parallel runs; ``None``: one per core (per CPU of the Ray cluster).
+    :param executor: ``"process"`` (a local pool) or ``"ray"`` (a local Ray started here, or the
+        cluster at ``ray_address``, whose workers need nasgym and the tables' data installed).
     """
+    if executor == "ray":
+        _execute_on_ray(runs, workers, on_outcome, cache_dir, ray_address)
+        return
+    workers = workers or os.cpu_count() or 1
     if workers == 1:
         for run in runs:
             on_outcome(run_safely(run, cache_dir))
@@ -234,7 +287,9 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
     consolidate(out, {(row["history"], int(row["seed"])) for row in rows})  # what a killed invocation left
     done = {row_key(row) for row in rows}
     pending = [run for run in runs if run.key not in done]
-    workers = min(config.workers or os.cpu_count() or 1, max(len(pending), 1))
+    # a Ray cluster without --workers runs as many at once as it has CPUs
+    local = config.executor == "process" or config.workers is not None
+    workers = min(config.workers or os.cpu_count() or 1, max(len(pending), 1)) if local else None
     failures: list[RunOutcome] = []
     bar = tqdm(total=len(pending), desc="nasgym bench", unit="run", disable=not progress)
 
@@ -250,7 +305,7 @@ def run_bench(config: BenchConfig, progress: bool = True) -> BenchReport:
         bar.update(1)
 
     try:
-        execute_runs(pending, workers, record, config.cache_dir)
+        execute_runs(pending, workers, record, config.cache_dir, config.executor, config.ray_address)
     finally:
         bar.close()
         write_failures(out / "failures.jsonl", [failure_record(f) for f in failures])

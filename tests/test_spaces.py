@@ -261,3 +261,23 @@ def test_large_space_never_enumerates_and_indices_stay_exact():
 def test_space_too_large_for_int64_is_refused():
     with pytest.raises(ValueError, match="int64"):
         SearchSpace("huge", [f"d{i}" for i in range(64)], [("0", "1")] * 64)
+
+
+def test_env_hooks_of_a_product_space():
+    """The defaults the Continuous/Sequential envs use: argmax per decision (padding never wins),
+    vertex = 2 * one-hot - 1, one token per decision."""
+    toy = uneven_space()  # radices 2, 3, 4: max_choices 4
+    assert toy.relaxation_shape == (3, 4) and toy.feature_size == 12
+    assert (toy.sequence_length, toy.sequence_width) == (3, 4)
+    scores = np.array([[0.1, 0.2, 0.9, 0.9], [0.5, 0.1, 0.3, 0.8], [0.0, 0.0, 0.0, 0.1]])
+    assert toy.decode_relaxation(scores) == int(toy.index_of(np.array([1, 0, 3])))  # columns 2-3 / 3 are padding
+    np.testing.assert_allclose(
+        toy.uniform_features(), [1 / 2, 1 / 2, 0, 0, 1 / 3, 1 / 3, 1 / 3, 0, 1 / 4, 1 / 4, 1 / 4, 1 / 4]
+    )
+    for index in range(toy.size):
+        choices = toy.choices_of(index)
+        assert toy.decode_relaxation(toy.vertex(choices).reshape(3, 4)) == index
+        tokens = toy.sequence_of(choices)
+        assert tokens == choices.tolist() and toy.sequence_index(tokens) == index
+    assert toy.sequence_mask([1]).tolist() == [True, True, True, False]
+    assert not toy.sequence_valid([], 2) and toy.sequence_valid([1, 2], 3)

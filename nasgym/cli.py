@@ -131,7 +131,16 @@ def _bench_spaces() -> list[Any]:
 
 def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
     from nasgym.bench import BenchConfig, migrate, rescore, run_bench, split_agents, write_report
+    from nasgym.bench.readme import update_readme
 
+    if args.readme is not None:
+        if args.out is not None or args.agents is not None:
+            raise ValueError("--readme works alone: the folders are named in the README's markers")
+        folders = update_readme(args.readme)
+        stdout.write(f"regenerated the tables of {args.readme} from {', '.join(folders)}\n")
+        return 0
+    if args.out is None:
+        raise ValueError("--out is required (the output folder)")
     modes = [flag for flag in ("--plot-only", "--rescore", "--migrate") if getattr(args, flag[2:].replace("-", "_"))]
     if len(modes) > 1:
         raise ValueError(f"{' and '.join(modes)}: give one (each rebuilds the report too)")
@@ -315,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--seeds", type=_positive_int, help="number of seeds K per agent, dataset and budget")
     bench.add_argument("--seed-start", type=int, default=0, help="first seed S; seeds S..S+K-1 (default: 0)")
-    bench.add_argument("--out", type=Path, required=True, help="output folder (re-running into it resumes)")
+    bench.add_argument("--out", type=Path, help="output folder (re-running into it resumes); needed but with --readme")
     bench.add_argument("--workers", type=_positive_int, help="parallel runs (default: one per core)")
     bench.add_argument(
         "--executor", default="process", choices=("process", "ray"), help="a local pool (default) or Ray"
@@ -366,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="upgrade a folder written before runs.csv recorded provenance, checking that the current tables "
         "reproduce every row",
+    )
+    bench.add_argument(
+        "--readme",
+        type=Path,
+        metavar="README",
+        help="regenerate the result tables of README between its '<!-- nasgym bench --readme FOLDER -->' and "
+        "'<!-- end of nasgym bench --readme -->' markers from each FOLDER's runs.csv (alone: no other flag)",
     )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(handler=_cmd_bench)

@@ -88,13 +88,14 @@ def _optimum_cell(group: Group) -> str:
     return f"{len(found)}/{len(queries)}{median}"
 
 
-def _space_name(prefix: str) -> str:
+def space_name(prefix: str) -> str:
+    """The space name of an env-id prefix (the prefix itself where no registered space has it)."""
     space = registered_spaces().get(prefix)
     return space.name if space is not None else prefix
 
 
 def _space_section(prefix: str, groups: list[Group]) -> list[str]:
-    name = _space_name(prefix)
+    name = space_name(prefix)
     datasets = list(dict.fromkeys(g.dataset for g in groups))
     lines = [f"## {prefix}", ""]
     if name in SPACE_NOTES:

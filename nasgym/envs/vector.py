@@ -20,7 +20,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from nasgym.envs.base import NASEnv
+from nasgym.envs.base import NASEnv, feature_encoder
 from nasgym.envs.continuous import ContinuousNASEnv
 from nasgym.envs.global_arch import GlobalNASEnv
 from nasgym.envs.sequential import SequentialNASEnv
@@ -36,21 +36,18 @@ DRAW_BLOCK = 512
 #: the metrics of a query (info keys besides arch, index, n_queries, sim_time and best_*)
 _QUERY_KEYS = ("valid_acc", "test_acc", "flops", "params", "latency", "cost")
 
-_SPACE_ARRAYS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_ARCH_STRINGS: dict[tuple, np.ndarray] = {}
 
 
-def _space_arrays(space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
-    """Flat one-hot encodings (size, n_decisions * max_choices) and arch strings (object array) of
-    every architecture, computed once per process and kind of space, read-only."""
+def _all_arch_strings(space: SearchSpace) -> np.ndarray:
+    """The arch string of every architecture (object array), once per process and kind of space."""
     key = (type(space), space.decision_names, space.choices)
-    arrays = _SPACE_ARRAYS.get(key)
-    if arrays is None:
-        onehots = space.one_hot(space.enumerate()).reshape(space.size, -1)
+    strings = _ARCH_STRINGS.get(key)
+    if strings is None:
         strings = np.array([space.arch_string(i) for i in range(space.size)], dtype=object)
-        for array in (onehots, strings):
-            array.flags.writeable = False
-        arrays = _SPACE_ARRAYS.setdefault(key, (onehots, strings))
-    return arrays
+        strings.flags.writeable = False
+        strings = _ARCH_STRINGS.setdefault(key, strings)
+    return strings
 
 
 class _PreDrawn:
@@ -124,7 +121,12 @@ class NASVectorEnv(VectorEnv):
         self._budget = template.budget
         self._top_k = template.top_k
         self._size = size = space.size
-        self._onehots, self._arch_strings = _space_arrays(space)
+        _, self._onehots = feature_encoder(space)  # the observation's features of every architecture
+        if self._onehots is None:
+            raise ValueError(
+                f"space {space.name!r} is too large for the native vector env; use vectorization_mode='sync'"
+            )
+        self._arch_strings = _all_arch_strings(space)
         #: the canonical index of a choice vector is its dot product with these (a product space)
         self._radix = space.index_of(np.eye(space.n_decisions, dtype=np.int64))
         # per-architecture values that do not depend on the drawn seed (test accuracy, ...)
@@ -160,9 +162,8 @@ class NASVectorEnv(VectorEnv):
         self._onehot_sum = np.zeros((n, self._onehots.shape[1]), dtype=np.float32)
         #: what a sub-env observes after reset (uniform top-K, or the empty partial architecture)
         self._reset_observation = template.reset(seed=0)[0]
-        # each row's mean top-K one-hot (uniform over each decision's choices while empty)
-        uniform = np.where(np.arange(space.max_choices) < space.n_choices[:, None], 1.0 / space.n_choices[:, None], 0)
-        self._uniform_top_k = uniform.astype(np.float32).reshape(-1)
+        # each row's mean top-K features (the space's uniform features while empty)
+        self._uniform_top_k = np.asarray(space.uniform_features(), dtype=np.float32)
         self._top_observation = np.tile(self._uniform_top_k, (n, 1))
         self._autoreset = np.zeros(n, dtype=bool)
         self._started = False

@@ -9,6 +9,10 @@ Measures, and prints PASS/FAIL for each target:
 3. cold table build in a fresh cache dir (fresh subprocess)                      -> < 10 s
    warm ``load_table`` in a fresh subprocess (the call only, no interpreter start or imports)
                                                                                   -> < 100 ms
+5. native vector envs (``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``) at
+   N = 1024, per sub-env step, on fresh random actions, default budget (autoreset included):
+   against Gymnasium's own ``CartPoleVectorEnv`` at N = 1024                       -> <= 1.0
+   against ``SyncVectorEnv`` of the same nasgym env at N = 1024                   -> >= 20x faster
 4. memory of a vector of 64 envs: (a) in one process the evaluators share the same table arrays
    (identity) and each extra env costs little; (b) in subprocess workers (AsyncVectorEnv, spawn)
    the table arrays are memory-mapped from the same cache files, i.e. shared, not private.
@@ -55,9 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warm-repeats", type=int, default=5, help="fresh subprocesses timing a warm load")
     parser.add_argument("--vector-envs", type=int, default=64, help="envs of the in-process vector env")
     parser.add_argument("--async-workers", type=int, default=8, help="subprocess workers of the AsyncVectorEnv")
+    parser.add_argument("--vector-n", type=int, default=1024, help="sub-envs of the native vector env benchmark")
+    parser.add_argument("--vector-steps", type=int, default=100, help="native/CartPole vector steps per timed chunk")
+    parser.add_argument("--sync-steps", type=int, default=4, help="SyncVectorEnv steps per timed chunk")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and markdown go")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["step", "query", "load", "memory"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["step", "query", "load", "memory", "vector"])
     # internal: the script re-runs itself in a fresh interpreter for the cold/warm load and memory parts
     parser.add_argument("--child", choices=["load", "memory-inproc"], help=argparse.SUPPRESS)
     parser.add_argument("--child-envs", type=int, default=64, help=argparse.SUPPRESS)
@@ -385,6 +392,73 @@ def bench_memory(args: argparse.Namespace) -> dict:
     }
 
 
+# --- 5. native vector envs ------------------------------------------------------------------------
+def time_vector_chunk(envs: gym.vector.VectorEnv, steps: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per sub-env step over ``steps`` batches of fresh random actions (drawn
+    before the clock starts), with next-step autoreset, as training runs."""
+    actions = [envs.action_space.sample() for _ in range(steps)]
+    step = envs.step
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for batch in actions:
+        step(batch)
+    return (time.perf_counter() - wall) / (steps * envs.num_envs), (time.process_time() - cpu) / (steps * envs.num_envs)
+
+
+def per_round_ratios(numerator: list[tuple[float, float]], denominator: list[tuple[float, float]]) -> dict:
+    """Median over rounds of the per-round ratios, wall-clock and CPU time."""
+    pairs = list(zip(numerator, denominator, strict=True))
+    return {"wall": median([a[0] / b[0] for a, b in pairs]), "cpu": median([a[1] / b[1] for a, b in pairs])}
+
+
+def bench_vector(args: argparse.Namespace) -> dict:
+    """Per sub-env step: native vector env / CartPoleVectorEnv, and SyncVectorEnv / native vector env.
+
+    Each round times CartPole, native and sync chunks in a rotated order, on actions drawn fresh for
+    each chunk; the ratios are per round (chunks adjacent in time see the same machine load), and
+    the result is their median. CPU-time ratios (``time.process_time``, blind to other processes
+    on a shared machine) are reported beside the wall-clock ones.
+    """
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    n = args.vector_n
+    cartpole = CartPoleVectorEnv(num_envs=n)
+    cartpole.reset(seed=args.seed)
+    cartpole.action_space.seed(args.seed)
+    out: dict = {"num_envs": n, "rounds": args.rounds, "vector_steps": args.vector_steps, "sync_steps": args.sync_steps}
+    out["envs"] = {}
+    for i, env_id in enumerate(NB201_IDS):
+        chunks = {
+            "cartpole": (cartpole, args.vector_steps),
+            "native": (gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point"), args.vector_steps),
+            "sync": (gym.make_vec(env_id, num_envs=n, vectorization_mode="sync"), args.sync_steps),
+        }
+        for name in ("native", "sync"):
+            chunks[name][0].reset(seed=args.seed + i)
+            chunks[name][0].action_space.seed(args.seed + i)
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in chunks}
+        for envs, steps in chunks.values():  # warm-up
+            time_vector_chunk(envs, steps)
+        order = list(chunks)
+        for r in range(args.rounds):
+            for name in order[r % 3 :] + order[: r % 3]:
+                times[name].append(time_vector_chunk(*chunks[name]))
+        chunks["native"][0].close()
+        chunks["sync"][0].close()
+        entry = {f"{name}_us_per_env_step": median([t[0] for t in ts]) * 1e6 for name, ts in times.items()}
+        entry |= {f"{name}_cpu_us_per_env_step": median([t[1] for t in ts]) * 1e6 for name, ts in times.items()}
+        to_cartpole = per_round_ratios(times["native"], times["cartpole"])
+        vs_sync = per_round_ratios(times["sync"], times["native"])
+        entry |= {"ratio_to_cartpole": to_cartpole["wall"], "ratio_to_cartpole_cpu": to_cartpole["cpu"]}
+        entry |= {"speedup_vs_sync": vs_sync["wall"], "speedup_vs_sync_cpu": vs_sync["cpu"]}
+        entry["pass_cartpole"] = entry["ratio_to_cartpole"] <= 1.0
+        entry["pass_sync"] = entry["speedup_vs_sync"] >= 20.0
+        out["envs"][env_id] = entry
+    cartpole.close()
+    out["pass"] = all(e["pass_cartpole"] and e["pass_sync"] for e in out["envs"].values())
+    return out
+
+
 # --- report -------------------------------------------------------------------------------------
 def report(results: dict) -> list[str]:
     """The results as markdown lines (also printed)."""
@@ -409,6 +483,20 @@ def report(results: dict) -> list[str]:
                 f"| 1. step `{env_id}` / CartPole-v1 | {e['ratio_to_cartpole']:.2f} "
                 f"({e['us_per_step']:.2f} vs {step['cartpole_us_per_step']:.2f} us per step{extra}; ratio of "
                 f"medians {e['ratio_of_medians']:.2f}) | <= 1.0 | {verdict(e['pass'])} |"
+            )
+    if "vector" in results:
+        v = results["vector"]
+        for env_id, e in v["envs"].items():
+            lines.append(
+                f"| 5a. native vector `{env_id}` / CartPoleVectorEnv, N = {v['num_envs']}, per sub-env step | "
+                f"{e['ratio_to_cartpole']:.2f} ({e['native_us_per_env_step']:.3f} vs "
+                f"{e['cartpole_us_per_env_step']:.3f} us; CPU time {e['ratio_to_cartpole_cpu']:.2f}) | <= 1.0 "
+                f"| {verdict(e['pass_cartpole'])} |"
+            )
+            lines.append(
+                f"| 5b. native vector `{env_id}` vs SyncVectorEnv, N = {v['num_envs']} | {e['speedup_vs_sync']:.0f}x "
+                f"({e['native_us_per_env_step']:.3f} vs {e['sync_us_per_env_step']:.2f} us per sub-env step; CPU time "
+                f"{e['speedup_vs_sync_cpu']:.0f}x) | >= 20x | {verdict(e['pass_sync'])} |"
             )
     if "query" in results:
         q = results["query"]
@@ -456,7 +544,13 @@ def main() -> None:
         return
 
     results: dict = {"system": system_info(), "args": {k: str(v) for k, v in vars(args).items() if k != "child"}}
-    sections = [("load", bench_load), ("query", bench_query), ("step", bench_step), ("memory", bench_memory)]
+    sections = [
+        ("load", bench_load),
+        ("query", bench_query),
+        ("step", bench_step),
+        ("vector", bench_vector),
+        ("memory", bench_memory),
+    ]
     for name, bench in sections:
         if name in args.skip:
             continue
@@ -467,6 +561,7 @@ def main() -> None:
         "query": lambda r: r["pass"],
         "load": lambda r: r["pass_cold"] and r["pass_warm"],
         "memory": lambda r: r["inproc"]["pass"] and r["async"]["pass"],
+        "vector": lambda r: r["pass"],
     }
     results["all_pass"] = all(check(results[name]) for name, check in checks.items() if name in results)
 

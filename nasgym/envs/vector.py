@@ -132,6 +132,7 @@ class NASVectorEnv(VectorEnv):
         # per-architecture values that do not depend on the drawn seed (test accuracy, ...)
         self._test_acc = np.asarray(self._evaluator.evaluate(np.arange(size), _PreDrawn(np.zeros(size)))["test_acc"])
         self._rows = np.arange(n)
+        self._all_rows_mask = np.ones(n, dtype=bool)
 
         # per-sub-env generators and their pre-drawn uniforms
         self._rngs: list[np.random.Generator | None] = [None] * n
@@ -145,6 +146,7 @@ class NASVectorEnv(VectorEnv):
         # episode's first stamp (so a reset writes nothing per architecture). Stamps count each
         # sub-env's queries (exact in float64 up to 2**53).
         self._stats = np.zeros((n * size, 3))
+        self._stats.fill(0.0)  # touch every page now: page faults would otherwise land on the first steps
         self._next_stamp = np.ones(n)  # per sub-env, never reset
         self._episode_stamp = np.ones(n)
         self._n_queries = np.zeros(n, dtype=np.int64)
@@ -429,7 +431,7 @@ class NASVectorEnv(VectorEnv):
                 spread[rows] = column
                 column = spread
             if everyone:
-                mask = np.ones(n, dtype=bool)
+                mask = self._all_rows_mask.copy()  # (a copy is quicker than np.ones)
             else:
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True

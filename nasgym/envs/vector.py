@@ -78,8 +78,8 @@ class NASVectorEnv(VectorEnv):
     reward is computed on arrays, the others (``"normalized"``, a callable) by calling the reward
     function once per query, exactly as the single env does.
 
-    Memory: about 20 bytes per (sub-env, architecture of the space) for the search histories,
-    320 MB for 1,024 NAS-Bench-201 envs.
+    Memory: 24 bytes per (sub-env, architecture of the space) for the search histories,
+    384 MB for 1,024 NAS-Bench-201 envs.
 
     :param num_envs: number of sub-envs (>= 1).
     :param render_mode: must be ``None``: render a sub-env made with ``gym.make`` instead.

@@ -66,25 +66,66 @@ class _PreDrawn:
 class NASVectorEnv(VectorEnv):
     """``num_envs`` independent NAS envs of one flavour on a benchmark table, stepped as arrays.
 
-    Each sub-env ``i`` behaves exactly as its single env (``single_env_class``) made with the same
-    keyword arguments and reset with seed ``seed + i``: same observations, rewards, infos and
-    truncations, and Gymnasium's next-step autoreset (a sub-env truncated on one step is reset on
-    its next step, whose action is ignored; that step's reward is 0 and its info the reset info),
-    as :class:`gymnasium.vector.SyncVectorEnv` gives them. ``infos`` hold one array per key with
-    its ``_key`` mask, as Gymnasium builds vector infos.
+    ## Description
 
-    Only the tabular evaluator is vectorised (``evaluator="tabular"``, the default); other
-    evaluators raise a ``ValueError`` that points to ``vectorization_mode="sync"``. The default
-    reward is computed on arrays, the others (``"normalized"``, a callable) by calling the reward
-    function once per query, exactly as the single env does.
+    The native vector env of a table-backed NAS env id (``gym.make_vec(id, num_envs=N)``). Sub-env
+    ``i`` behaves exactly as the single env (``single_env_class``) made with the same keyword
+    arguments and reset with seed ``seed + i``, and the whole vector exactly as
+    :class:`gymnasium.vector.SyncVectorEnv` of N such envs: the queries of all sub-envs are one
+    table lookup, and each sub-env's search history (incumbent, top-K, query count, simulated
+    time) is kept in arrays over the sub-envs. Each sub-env draws its seed noise from its own
+    generator, in blocks of :data:`DRAW_BLOCK` (numpy gives the same numbers as single draws).
 
-    Memory: 24 bytes per (sub-env, architecture of the space) for the search histories,
-    384 MB for 1,024 NAS-Bench-201 envs.
+    ## Action Space
 
-    :param num_envs: number of sub-envs (>= 1).
-    :param render_mode: must be ``None``: render a sub-env made with ``gym.make`` instead.
-    :param env_kwargs: the keyword arguments of the single env (``dataset``, ``budget``,
-        ``reward``, ``noise``, ``top_k``, ``fidelity``, ``cache_dir``, ...), checked by it.
+    The single env's action space batched (``gymnasium.vector.utils.batch_space``): for
+    NAS-Bench-201 ``Box(-1, 1, (N, 30))`` (Continuous), ``MultiDiscrete`` of shape ``(N, 6)``
+    (Global), ``MultiDiscrete([5] * N)`` (Sequential). Bad actions raise a ``ValueError`` naming
+    ``actions`` before any sub-env moves.
+
+    ## Observation Space
+
+    The single env's observation space batched: ``(N, 30)`` (Continuous, Global) or ``(N, 42)``
+    (Sequential) ``float32``.
+
+    ## Rewards
+
+    Those of the single env, ``float64`` of shape ``(N,)``; 0 on a sub-env's autoreset step. The
+    default reward is computed on arrays, the others (``"normalized"``, a callable) by calling
+    the reward function once per query with that query's metrics, as the single env does.
+
+    ## Episode End
+
+    Terminations are always False; a sub-env is truncated on the step of its ``budget``-th query
+    and reset on its next step (Gymnasium's next-step autoreset: that step ignores its action,
+    returns the reset observation and the reset info). ``reset(options={"reset_mask": mask})``
+    resets only the masked sub-envs, as in ``SyncVectorEnv``.
+
+    ## Info
+
+    One array per key of the single env's info, with its ``_key`` mask of the sub-envs that have
+    it (0, or ``None`` for strings, where they do not), as Gymnasium builds vector infos.
+
+    ## Arguments
+
+    ```python
+    gym.make_vec("NAS-Bench-201-<Flavour>-v0", num_envs=N, vectorization_mode="vector_entry_point",
+                 dataset="cifar10", budget=500, reward="valid_acc", noise="seed", top_k=10)
+    ```
+
+    * `num_envs`: number of sub-envs (>= 1).
+    * `render_mode`: must be `None` (render one env made with `gym.make`, or use
+      `vectorization_mode="sync"`).
+    * every other keyword is the single env's, checked by it; only `evaluator="tabular"` (the
+      default) is vectorised: other evaluators raise a `ValueError` that points to
+      `vectorization_mode="sync"`.
+
+    Memory: 24 bytes per (sub-env, architecture of the space) for the search histories, 384 MB
+    for 1,024 NAS-Bench-201 envs, allocated (and touched) at construction.
+
+    ## Version History
+
+    * v0: Initial version.
     """
 
     single_env_class: ClassVar[type[NASEnv]]

@@ -40,10 +40,14 @@ _SPACES = {
     "NAS-Bench-Macro": "nasbench-macro",
     "NAS-Bench-Graph": "nasbench-graph",
     "NAS-Bench-Graph-Proteins": "nasbench-graph-proteins",
+    "NATS-Bench-SSS": "nats-sss",
     "NAS-Bench-301": "darts",
 }
-#: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98 epochs)
-_EVALUATOR_KWARGS = {"darts": {"evaluator": "surrogate", "fidelity": 98}}
+#: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98
+#: epochs), the NATS-Bench size space (90 epochs)
+_EVALUATOR_KWARGS = {"darts": {"evaluator": "surrogate", "fidelity": 98}, "nats-sss": {"fidelity": 90}}
+#: what the test suite adds for spaces whose benchmark data a user imports (absent in CI)
+_TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
 _DEFAULT_DATASETS = {"nasbench-graph": "cora", "nasbench-graph-proteins": "proteins"}
 
@@ -61,6 +65,7 @@ ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
         {"space": space}
         | ({"dataset": _DEFAULT_DATASETS[space]} if space in _DEFAULT_DATASETS else {})
         | _EVALUATOR_KWARGS.get(space, {}),
+        _TEST_KWARGS.get(space, {}),
         vector_entry_point=_VECTOR_FLAVOURS[flavour] if space in _VECTORISED_SPACES else None,
     )
     for space_id, space in _SPACES.items()

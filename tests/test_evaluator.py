@@ -78,8 +78,9 @@ def test_real_best_valid_acc(base_cache):
     evaluator = make(base_cache, "mean")
     assert evaluator.best_valid_acc == pytest.approx(91.607, abs=1e-3)
     assert evaluator.evaluate_one(11667, np.random.default_rng(0))["valid_acc"] == evaluator.best_valid_acc
-    # the base has no test accuracy: NaN, not an error
-    assert np.isnan(evaluator.evaluate(np.arange(5), np.random.default_rng(0))["test_acc"]).all()
+    # the base ships the 200-epoch test accuracies: the optimum's is NATS-Bench's 91.61 / 94.37 row's
+    test = evaluator.evaluate(np.arange(5), np.random.default_rng(0))["test_acc"]
+    assert np.isfinite(test).all() and ((test >= 0) & (test <= 100)).all()
 
 
 def test_seed_mode_draws_only_known_seeds(synthetic_cache):
@@ -150,9 +151,10 @@ def test_evaluate_rejects_bad_indices(synthetic_cache, bad):
         make(synthetic_cache).evaluate(bad, np.random.default_rng(0))
 
 
-def test_fidelity_12_needs_import(tmp_path):
-    with pytest.raises(ValueError, match=r"fidelity 12 needs the metric 'valid_acc_12'.*import"):
-        make(tmp_path, fidelity=12)
+def test_fidelity_12_ships_with_the_package(tmp_path):
+    evaluator = make(tmp_path, "mean", fidelity=12)
+    valid = evaluator.evaluate(np.arange(0, N_ARCHS, 97), np.random.default_rng(0))["valid_acc"]
+    assert np.isfinite(valid).all()
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "ImageNet16-120"])
@@ -178,7 +180,7 @@ def test_fidelity_12_after_import(imported_cache, dataset):
         ({"fidelity": 50}, r"fidelity 50.*\[12, 200\]"),
         ({"fidelity": "200"}, r"fidelity '200'.*\[12, 200\]"),
         ({"dataset": "imagenet"}, r"dataset 'imagenet'.*\['cifar10', 'cifar100', 'ImageNet16-120'\]"),
-        ({"space": "nb101"}, r"space 'nb101'.*\['nb201'\]"),
+        ({"space": "nb101"}, r"space 'nb101'.*'nb201'"),
     ],
 )
 def test_bad_arguments_name_accepted_values(base_cache, kwargs, pattern):

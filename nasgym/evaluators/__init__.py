@@ -7,6 +7,7 @@ load what live training needs (sqlite3, process pools, progress bars).
 from typing import Any
 
 from nasgym.evaluators.base import RESULT_KEYS, Evaluator
+from nasgym.evaluators.natsbench_api import NATSBenchEvaluator
 from nasgym.evaluators.synthetic import SyntheticEvaluator
 from nasgym.evaluators.tabular import NOISE_MODES, TabularEvaluator
 
@@ -26,6 +27,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "NB301SurrogateEvaluator", "ResultStore",
+    "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "NATSBenchEvaluator", "NB301SurrogateEvaluator",
+    "ResultStore",
     "SyntheticEvaluator", "TabularEvaluator",
 ]  # fmt: skip

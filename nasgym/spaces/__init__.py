@@ -5,6 +5,7 @@ from nasgym.spaces.convnet import ConvNetSpace
 from nasgym.spaces.darts import DARTS_OPS, DartsSpace
 from nasgym.spaces.graph import NASBenchGraphProteinsSpace, NASBenchGraphSpace
 from nasgym.spaces.macro import NASBenchMacroSpace
+from nasgym.spaces.nats_sss import NATSSizeSpace
 from nasgym.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
 
 SPACES: dict[str, type[SearchSpace]] = {
@@ -14,6 +15,7 @@ SPACES: dict[str, type[SearchSpace]] = {
     "nasbench-macro": NASBenchMacroSpace,
     "nasbench-graph": NASBenchGraphSpace,
     "nasbench-graph-proteins": NASBenchGraphProteinsSpace,
+    "nats-sss": NATSSizeSpace,
 }
 
 
@@ -33,6 +35,7 @@ __all__ = [
     "NASBenchGraphProteinsSpace",
     "NASBenchGraphSpace",
     "NASBenchMacroSpace",
+    "NATSSizeSpace",
     "NB201_EDGES",
     "NB201_OPS",
     "NB201Space",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nasgym.spaces.nb201 import NB201Space
-from nasgym.tables import graph, macro, nb201
+from nasgym.spaces import get_space
+from nasgym.tables import graph, macro, nats_sss, nb201
 from nasgym.tables.importers.checks import DataImportError, accepted_values, first_violation
 from nasgym.tables.importers.csv_table import import_csv
 from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
@@ -40,6 +40,10 @@ _BASES = {
     "nasbench-graph-proteins": (graph.PROTEINS_DATASETS, graph.base_fingerprint, graph.build_base),
 }
 SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
+#: spaces whose tables come only from an import of the official archive: (datasets, what to import)
+IMPORTED_SPACES = {
+    "nats-sss": (nats_sss.DATASETS, f"the official NATS-Bench size-space archive {nats_sss.OFFICIAL_ARCHIVE}"),
+}
 
 
 def _has_base(space: str, dataset: str) -> bool:
@@ -55,6 +59,15 @@ def check_space_dataset(space: str, dataset: str, cache_dir: Path | str | None =
     unlisted = store.unlisted(space, dataset)
     if unlisted:
         built += f" ({unlisted[0]} lacks its manifest.json: build or import it again, or delete it)"
+    if space in IMPORTED_SPACES:
+        datasets, archive = IMPORTED_SPACES[space]
+        if dataset not in datasets:
+            raise ValueError(f"dataset {dataset!r} is unknown for space {space!r}; accepted: {list(datasets)}")
+        raise ValueError(
+            f"space {space!r} has no {dataset} table yet: its accuracies come from {archive}, which nasgym "
+            "cannot ship; download it and run 'nasgym data import PATH', or pass the official API as "
+            "evaluator=nasgym.evaluators.NATSBenchEvaluator(api)"
+        )
     if space not in _BASES:
         raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}{built}")
     raise ValueError(
@@ -253,11 +266,12 @@ def _import_path(raw: Path | str) -> ImportResult:
 
 def _check_result(result: ImportResult, path: Path) -> None:
     """The last gate before the cache: known datasets, one row per architecture, valid values."""
-    n_archs = NB201Space().size
+    space = get_space(result.space)
+    n_archs = space.size
     if not any(np.any(~np.isnan(values)) for arrays in result.arrays.values() for values in arrays.values()):
         raise DataImportError(f"{path}: no values found; expected at least one metric of one architecture")
     for dataset, arrays in result.arrays.items():
-        if dataset not in nb201.DATASETS:
+        if dataset not in nb201.DATASETS:  # NATS-Bench's datasets, on both of its spaces
             raise DataImportError(f"{path}: dataset {dataset!r} is not one of {list(nb201.DATASETS)}")
         for metric, values in arrays.items():
             if values.ndim != 2 or values.shape[0] != n_archs:
@@ -268,7 +282,7 @@ def _check_result(result: ImportResult, path: Path) -> None:
             if bad is not None:
                 index, _ = divmod(bad, values.shape[1])
                 raise DataImportError(
-                    f"{path}: {dataset} {metric} of {NB201Space().arch_string(index)} is {float(values.flat[bad])!r}; "
+                    f"{path}: {dataset} {metric} of {space.arch_string(index)} is {float(values.flat[bad])!r}; "
                     f"expected {accepted_values(metric, n_archs)}"
                 )
 
@@ -278,7 +292,8 @@ def _write_import(result: ImportResult, store: TableStore, keep_place: bool = Fa
     inputs = {str(p): file_sha256(p) for p in result.inputs}
     fingerprint = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
     for dataset, arrays in result.arrays.items():
-        created = store.read_manifest("nb201", dataset, result.source).get("created") if keep_place else None
+        space = result.space
+        created = store.read_manifest(space, dataset, result.source).get("created") if keep_place else None
         store.write(
-            "nb201", dataset, result.source, arrays, fingerprint, {"inputs": inputs, "notes": result.notes}, created
+            space, dataset, result.source, arrays, fingerprint, {"inputs": inputs, "notes": result.notes}, created
         )

@@ -13,7 +13,9 @@ best-validation architecture among the queries made; ``agent.model`` is the trai
 Algorithms and the env flavours each searches; another flavour raises a ``ValueError`` naming the
 agent and these. DQN and QRDQN take discrete actions only, SAC, TD3 and DDPG continuous ones only;
 RecurrentPPO, an LSTM policy like the controller of Zoph & Le, is kept to Sequential, where an
-architecture is built one decision per step:
+architecture is built one decision per step. MaskablePPO takes only the actions the env's
+``action_masks()`` allows at each step, so it searches the Sequential envs that refuse some actions
+(NAS-Bench-Graph's), which the other algorithms are refused:
 
 | algorithm | package | flavours |
 |---|---|---|
@@ -21,6 +23,7 @@ architecture is built one decision per step:
 | SAC, TD3, DDPG | stable_baselines3 | Continuous |
 | DQN | stable_baselines3 | Sequential |
 | QRDQN, RecurrentPPO | sb3_contrib | Sequential |
+| MaskablePPO | sb3_contrib | Sequential (envs with ``action_masks()``) |
 
 Defaults. SB3's own values suit runs of 10^5 to 10^6 steps; a NAS budget is 500 to 1,000 queries.
 One query takes ``q`` env steps (1 on Continuous and Global; on Sequential the space's decisions,
@@ -32,7 +35,7 @@ grid (``benchmarks/results/nb201``), beside random search and the other agents.
 
 - All: ``device="cpu"``, ``verbose=0``, ``policy="MlpPolicy"`` (RecurrentPPO: ``"MlpLstmPolicy"``).
   The networks are small MLPs; ``device="auto"`` takes a GPU where there is one.
-- PPO, RecurrentPPO: ``n_steps = batch_size = 16 q`` and ``learning_rate=1e-3``. PPO's rollout
+- PPO, RecurrentPPO, MaskablePPO: ``n_steps = batch_size = 16 q`` and ``learning_rate=1e-3``. PPO's rollout
   of 2,048 steps would update at most once in 500 queries (RecurrentPPO's 128 steps: every 21
   queries on Sequential); 16 queries per rollout give 31 full-batch updates, each a larger step.
 - PPO, A2C, RecurrentPPO: ``gamma = 0.5 ** (1 / q)``, 0.5 per query (0.89 per step on Sequential,
@@ -159,12 +162,14 @@ class SB3Algorithm:
     :param flavours: env flavours it searches.
     :param defaults: the adapter's defaults for a run of a given shape (see the module table).
     :param policy: default policy.
+    :param masked: it takes the env's ``action_masks()`` (and needs them).
     """
 
     package: str
     flavours: tuple[str, ...]
     defaults: Callable[[RunShape], dict[str, Any]]
     policy: str = "MlpPolicy"
+    masked: bool = False
 
 
 _ALL_FLAVOURS = tuple(FLAVOUR_ACTION_SPACES)
@@ -179,6 +184,7 @@ SB3_ALGORITHMS: dict[str, SB3Algorithm] = {
     "DQN": SB3Algorithm("stable_baselines3", ("Sequential",), _dqn_defaults),
     "QRDQN": SB3Algorithm("sb3_contrib", ("Sequential",), _qrdqn_defaults),
     "RecurrentPPO": SB3Algorithm("sb3_contrib", ("Sequential",), _ppo_defaults, policy="MlpLstmPolicy"),
+    "MaskablePPO": SB3Algorithm("sb3_contrib", ("Sequential",), _ppo_defaults, masked=True),
 }
 
 #: the adapter's agent names, as :func:`~nasgym.agents.make_agent` takes them.
@@ -296,11 +302,15 @@ class SB3Agent(SearchAgent):
         return arguments
 
     def unsupported_reason(self, env: gym.Env) -> str | None:
+        if self.sb3_algorithm.masked:
+            if not callable(getattr(env.unwrapped, "action_masks", None)):
+                return f"{self.algorithm} follows an env's action_masks(), and this env has none"
+            return None
         if invalid_actions_possible(env):
             return (
                 f"it refuses some actions of its {env.action_space} at some steps (see its action_masks()), "
-                f"and {self.algorithm} samples every action (it takes no action masks); search this space's "
-                "Global or Continuous env instead"
+                f"and {self.algorithm} samples every action (it takes no action masks); use sb3:MaskablePPO, "
+                "or search this space's Global or Continuous env"
             )
         return None
 

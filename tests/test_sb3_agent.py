@@ -71,7 +71,12 @@ def test_every_algorithm_searches_every_registered_env_it_claims(name, row):
             agent.run(env, seed=0)
         assert env.unwrapped.history.n_queries == 0
         return
-    if invalid_actions_possible(env):  # the algorithm would sample actions the env refuses: refused up front
+    if agent.sb3_algorithm.masked and not hasattr(env.unwrapped, "action_masks"):
+        with pytest.raises(ValueError, match=f"agent '{name}' cannot search {row.id}: .* has none"):
+            agent.run(env, seed=0)
+        assert env.unwrapped.history.n_queries == 0
+        return
+    if not agent.sb3_algorithm.masked and invalid_actions_possible(env):  # it would send refused actions
         with pytest.raises(ValueError, match=f"agent '{name}' cannot search {row.id}: it refuses some actions"):
             agent.run(env, seed=0)
         assert env.unwrapped.history.n_queries == 0

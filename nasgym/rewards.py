@@ -62,17 +62,27 @@ class CheckedReward:
         return value
 
 
-def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
-    """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable (whose
-    answers are checked by :class:`CheckedReward`)."""
+def check_reward(reward: object) -> None:
+    """Raise a clear error unless ``reward`` is a name from :data:`REWARD_NAMES` or a callable: cheap,
+    so an env checks it before loading any table."""
     if callable(reward):
-        return CheckedReward(reward)
+        return
     if not isinstance(reward, str):
         raise TypeError(
             f"reward must be a name from {list(REWARD_NAMES)} or a callable on the metrics dict, got {reward!r}"
         )
-    if reward == "valid_acc":
-        return valid_acc_reward
+    if reward not in REWARD_NAMES:
+        raise ValueError(
+            f"reward {reward!r} is unknown; accepted: {list(REWARD_NAMES)} or a callable on the metrics dict"
+        )
+
+
+def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
+    """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable (whose
+    answers are checked by :class:`CheckedReward`)."""
+    check_reward(reward)
+    if callable(reward):
+        return CheckedReward(reward)
     if reward == "normalized":
         if math.isnan(best_valid_acc):
             raise ValueError(
@@ -81,4 +91,4 @@ def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
                 "a callable on the metrics dict, or a table built with 'nasgym data build'"
             )
         return NormalizedReward(best_valid_acc)
-    raise ValueError(f"reward {reward!r} is unknown; accepted: {list(REWARD_NAMES)} or a callable on the metrics dict")
+    return valid_acc_reward

@@ -14,7 +14,7 @@ import numpy as np
 
 from nasgym.envs.render import RENDER_FPS, RENDER_MODES, check_render_mode, render
 from nasgym.evaluators import NOISE_MODES, Evaluator, SyntheticEvaluator, TabularEvaluator
-from nasgym.rewards import RewardFn, make_reward
+from nasgym.rewards import RewardFn, check_reward, make_reward
 from nasgym.selection import Incumbent
 from nasgym.spaces.base import SearchSpace
 
@@ -44,11 +44,11 @@ def make_evaluator(
         raise TypeError(
             f"evaluator must be 'tabular', 'live', 'synthetic', 'surrogate' or an Evaluator instance, got {evaluator!r}"
         )
+    if noise not in NOISE_MODES:  # checked for every evaluator (live has no seed noise), before any table
+        raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
     if evaluator == "live":
         from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
 
-        if noise not in NOISE_MODES:  # checked alike for every evaluator, though live results have no seed noise
-            raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
         return LiveEvaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
     if live_kwargs:  # a TypeError, as for any unexpected keyword (SB3's make_vec_env relies on it)
         raise TypeError(f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' takes more")
@@ -226,6 +226,7 @@ class NASEnv(gym.Env):
             raise ValueError(f"budget must be an integer number of queries >= 1, got {budget!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        check_reward(reward)  # before any table is loaded
         self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir, **live_kwargs)
         self.search_space = self.evaluator.space
         if self.needs_product_space and not self.search_space.is_product:

@@ -207,8 +207,7 @@ def _cmd_bench(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _cmd_data_import(args: argparse.Namespace, stdout: TextIO) -> int:
     for result in import_paths(args.paths):
-        datasets = sorted(result.arrays)
-        stdout.write(f"imported {result.source} into {datasets}: {'; '.join(result.notes)}\n")
+        stdout.write(result.summary() + "\n")
     return 0
 
 

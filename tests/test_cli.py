@@ -145,7 +145,10 @@ def test_data_import_then_info_shows_the_imported_metric(tmp_path):
         "ArchitectureString,CIFAR10TestAccuracy200Epochs\n"
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|,94.37\n"
     )
-    assert "imported csv-tiny_test_acc" in run_cli("data", "import", str(csv_file))
+    assert run_cli("data", "import", str(csv_file)) == (
+        f"imported {csv_file} into the nb201 tables of cifar10 as source 'csv-tiny_test_acc': "
+        "1 architectures; columns used: ['CIFAR10TestAccuracy200Epochs']\n"
+    )
     rows = [line.split() for line in run_cli("data", "info").splitlines()[1:]]
     coverage = {(r[0], r[1], r[2]): int(r[3]) for r in rows}
     assert coverage[("nb201", "cifar10", "valid_acc")] == 15625

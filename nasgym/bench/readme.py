@@ -21,7 +21,15 @@ import numpy as np
 from nasgym.bench.compare import difference
 from nasgym.bench.grid import Protocol
 from nasgym.bench.references import ReferenceRow, reference_rows
-from nasgym.bench.report import Group, group_runs, space_name
+from nasgym.bench.report import (
+    Group,
+    dataset_cells,
+    group_runs,
+    markdown_header,
+    reference_cell,
+    rows_by_method,
+    space_name,
+)
 from nasgym.bench.runs import read_runs
 
 BLOCK = re.compile(
@@ -42,36 +50,28 @@ def _published(space: str, protocol: Protocol) -> list[ReferenceRow]:
     return [ref for ref in reference_rows(space) if ref.protocol.startswith(protocol.label)]
 
 
-def _cells(groups: dict[str, Group], datasets: list[str], text) -> str:
-    return " | ".join(text(groups[d]) if d in groups else "" for d in datasets)
-
-
 def _space_tables(groups: list[Group]) -> list[str]:
     datasets = list(dict.fromkeys(g.dataset for g in groups))
     space = space_name(groups[0].space)
     by_protocol: dict[Protocol, dict[str, dict[str, Group]]] = {}
-    for group in groups:
-        by_protocol.setdefault(group.protocol, {}).setdefault(group.method, {})[group.dataset] = group
-    header = "| method | protocol | " + " | ".join(datasets)
-    lines = [header + " | runs | s/run |", "|---|---|" + "---|" * (len(datasets) + 2)]
+    for (protocol, method), by_dataset in rows_by_method(groups).items():
+        by_protocol.setdefault(protocol, {})[method] = by_dataset
+    lines = markdown_header(["method", "protocol", *datasets, "runs", "s/run"])
     for protocol, methods in by_protocol.items():
         for method, cells in methods.items():
             runs = [row for group in cells.values() for row in group.rows]
             wall = np.mean([float(row["wall_time"]) for row in runs])
-            accuracy = _cells(cells, datasets, lambda g: f"{g.values('best_valid_acc').mean():.2f} / {_test(g)}")
+            accuracy = dataset_cells(cells, datasets, _accuracy)
             lines.append(f"| {method} | {protocol.label} | {accuracy} | {len(runs)} | {wall:.2f} |")
         for ref in _published(space, protocol):
-            texts = " | ".join(
-                f"{ref.valid[d]:.2f} / {ref.test[d]:.2f}" if d in ref.valid and d in ref.test else "" for d in datasets
-            )
+            texts = " | ".join(reference_cell(ref, d) for d in datasets)
             lines.append(f"| {ref.method} (published) | {ref.protocol} | {texts} | | |")
     comparisons = [
         "",
         f"Validation accuracy minus {BASELINE}'s (same protocol and dataset), in points: mean and 95% bootstrap "
         "interval over seeds; above / below only where the interval excludes 0.",
         "",
-        header + " |",
-        "|---|---|" + "---|" * len(datasets),
+        *markdown_header(["method", "protocol", *datasets]),
     ]
     compared = False
     for protocol, methods in by_protocol.items():
@@ -81,7 +81,7 @@ def _space_tables(groups: list[Group]) -> list[str]:
         for method, cells in methods.items():
             if method == BASELINE:
                 continue
-            text = _cells(
+            text = dataset_cells(
                 cells,
                 datasets,
                 lambda g, baseline=baseline: (
@@ -97,8 +97,7 @@ def _space_tables(groups: list[Group]) -> list[str]:
         "Validation accuracy minus the published row of the same method and protocol (a published mean, no "
         "seeds), in points: mean and 95% bootstrap interval over our seeds.",
         "",
-        "| method | published | protocol | " + " | ".join(datasets) + " |",
-        "|---|---|---|" + "---|" * len(datasets),
+        *markdown_header(["method", "published", "protocol", *datasets]),
     ]
     against_published = False
     for protocol, methods in by_protocol.items():
@@ -106,7 +105,7 @@ def _space_tables(groups: list[Group]) -> list[str]:
             for method, cells in methods.items():
                 if _agent_name(method) not in ref.agents:
                     continue
-                text = _cells(
+                text = dataset_cells(
                     cells,
                     datasets,
                     lambda g, ref=ref: (
@@ -120,9 +119,14 @@ def _space_tables(groups: list[Group]) -> list[str]:
     return lines + (comparisons if compared else []) + (published if against_published else [])
 
 
-def _test(group: Group) -> str:
-    test = group.values("best_test_acc")
-    return "n/a" if np.isnan(test).all() else f"{test.mean():.2f}"
+def _mean(group: Group, column: str) -> str:
+    values = group.values(column)
+    return "n/a" if np.isnan(values).all() else f"{values.mean():.2f}"
+
+
+def _accuracy(group: Group) -> str:
+    """``valid / test``: the means over the group's runs."""
+    return f"{_mean(group, 'best_valid_acc')} / {_mean(group, 'best_test_acc')}"
 
 
 def readme_tables(out: Path | str, label: str) -> str:

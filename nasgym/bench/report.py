@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from nasgym.bench.grid import Protocol
 from nasgym.bench.histories import consolidate, missing_histories
 from nasgym.bench.plots import PLOT_FILES, plot_anytime
 from nasgym.bench.provenance import machine, versions
-from nasgym.bench.references import OWN_REFERENCE_AGENTS, reference_rows
+from nasgym.bench.references import OWN_REFERENCE_AGENTS, ReferenceRow, reference_rows
 from nasgym.bench.runs import dataset_position, read_runs, row_env_args, row_protocol
 from nasgym.bench.spaces import env_id_prefix, registered_spaces
 
@@ -40,6 +40,34 @@ class Group:
     def values(self, column: str) -> np.ndarray:
         """The column's values as floats (NaN where a row has none)."""
         return np.array([float(row[column]) if row[column] != "" else np.nan for row in self.rows])
+
+
+def rows_by_method(groups: Iterable[Group]) -> dict[tuple[Protocol, str], dict[str, Group]]:
+    """The groups of each table row, keyed by (protocol, method), then by dataset; in table order."""
+    rows: dict[tuple[Protocol, str], dict[str, Group]] = {}
+    for group in groups:
+        rows.setdefault((group.protocol, group.method), {})[group.dataset] = group
+    return rows
+
+
+def dataset_cells(by_dataset: dict[str, Group], datasets: list[str], text: Callable[[Group], str]) -> str:
+    """The cells of one table row, one per dataset (``text`` of its group, empty where it has none)."""
+    return " | ".join(text(by_dataset[d]) if d in by_dataset else "" for d in datasets)
+
+
+def markdown_header(columns: Iterable[str]) -> list[str]:
+    """The header and separator lines of a markdown table."""
+    columns = list(columns)
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def reference_cell(ref: ReferenceRow, dataset: str) -> str:
+    """``valid / test`` of a published row on ``dataset`` (``n/a`` where it gives no test accuracy;
+    empty where it has no result on that dataset)."""
+    if dataset not in ref.valid:
+        return ""
+    test = f"{ref.test[dataset]:.2f}" if dataset in ref.test else "n/a"
+    return f"{ref.valid[dataset]:.2f} / {test}"
 
 
 def _method(row: dict[str, str], flavours_of: dict[tuple[str, str], set[str]]) -> str:
@@ -100,32 +128,19 @@ def _space_section(prefix: str, groups: list[Group]) -> list[str]:
     lines = [f"## {prefix}", ""]
     if name in SPACE_NOTES:
         lines += [SPACE_NOTES[name], ""]
-    lines += [
-        "| method | protocol | " + " | ".join(datasets) + " | source |",
-        "|---|---|" + "---|" * len(datasets) + "---|",
-    ]
-    by_row: dict[tuple, dict[str, Group]] = {}
-    for group in groups:
-        by_row.setdefault((group.protocol, group.method), {})[group.dataset] = group
-
-    def cells(row_groups: dict[str, Group], text: Any) -> str:
-        return " | ".join(text(row_groups[d]) if d in row_groups else "" for d in datasets)
+    lines += markdown_header(["method", "protocol", *datasets, "source"])
+    rows = rows_by_method(groups)
 
     def accuracy(group: Group) -> str:
         valid, test = group.values("best_valid_acc"), group.values("best_test_acc")
         return f"{_mean_std(valid)} / {_mean_std(test)} (n={len(valid)})"
 
-    for (protocol, method), row_groups in by_row.items():
-        lines.append(f"| {method} | {protocol.label} | {cells(row_groups, accuracy)} | this grid |")
+    for (protocol, method), by_dataset in rows.items():
+        lines.append(f"| {method} | {protocol.label} | {dataset_cells(by_dataset, datasets, accuracy)} | this grid |")
     published = reference_rows(name)
     for ref in published:
-        texts = [
-            (f"{ref.valid[d]:.2f} / {ref.test[d]:.2f}" if d in ref.test else f"{ref.valid[d]:.2f} / n/a")
-            if d in ref.valid
-            else ""
-            for d in datasets
-        ]
-        lines.append(f"| {ref.method} | {ref.protocol} | " + " | ".join(texts) + f" | {ref.source} |")
+        texts = " | ".join(reference_cell(ref, d) for d in datasets)
+        lines.append(f"| {ref.method} | {ref.protocol} | {texts} | {ref.source} |")
     if not published:
         own = [a for a in OWN_REFERENCE_AGENTS if any(g.method == a for g in groups)]
         lines += [
@@ -140,14 +155,10 @@ def _space_section(prefix: str, groups: list[Group]) -> list[str]:
             "Runs that queried an optimal architecture (best seed-mean validation accuracy of the space) / runs, "
             "and the median query at which they first did:",
             "",
-            "| method | protocol | " + " | ".join(datasets) + " |",
-            "|---|---|" + "---|" * len(datasets),
+            *markdown_header(["method", "protocol", *datasets]),
         ]
-        by_method: dict[tuple, dict[str, Group]] = {}
-        for group in groups:
-            by_method.setdefault((group.protocol, group.method), {})[group.dataset] = group
-        for (protocol, method), row_groups in by_method.items():
-            lines.append(f"| {method} | {protocol.label} | {cells(row_groups, _optimum_cell)} |")
+        for (protocol, method), by_dataset in rows.items():
+            lines.append(f"| {method} | {protocol.label} | {dataset_cells(by_dataset, datasets, _optimum_cell)} |")
     return lines + [""]
 
 

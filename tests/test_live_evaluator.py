@@ -89,7 +89,7 @@ def test_gym_make_with_the_live_evaluator(tmp_path):
 def test_live_arguments_are_checked():
     with pytest.raises(ValueError, match="reward 'normalized' needs the best validation accuracy"):
         gym.make("NAS-Bench-201-Global-v0", evaluator="live", dataset="digits", reward="normalized")
-    with pytest.raises(TypeError, match=r"\['epochs'\]: only evaluator='live' takes more"):
+    with pytest.raises(TypeError, match=r"\['epochs'\]: only evaluator='live' and 'supernet' take more"):
         gym.make("NAS-Bench-201-Global-v0", epochs=3)
     with pytest.raises(
         TypeError, match=r"unexpected keyword argument\(s\) \['epoch'\]; accepted: .*'data_dir'.*'epochs'"

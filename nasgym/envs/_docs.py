@@ -20,7 +20,11 @@ ARGUMENTS = """
     * `evaluator`: `"tabular"` (benchmark table lookup), `"live"` (train each queried network for
       real, on cuda when there is one; `dataset` then is `"digits"`, `"cifar10"`, `"cifar100"` or
       `"ImageNet16-120"`, and further keywords go to `nasgym.evaluators.LiveEvaluator`: `epochs`,
-      `batch_size`, `device`, `data_dir`, `workers`, ...), `"synthetic"` (a made-up fixed benchmark,
+      `batch_size`, `device`, `data_dir`, `workers`, ...), `"supernet"` (one NAS-Bench-201 network
+      holding every architecture, with shared weights: a query trains them for `steps` SGD steps and
+      scores the architecture under them; same datasets and devices as `"live"`, further keywords
+      go to `nasgym.evaluators.SupernetEvaluator`: `steps`, `sampling`, `valid_size`, `batch_size`,
+      ...), `"synthetic"` (a made-up fixed benchmark,
       for smoke tests), `"surrogate"` (the NAS-Bench-301 surrogate: the default of the
       `NAS-Bench-301-*` ids, whose `space` is `"darts"` and `dataset` `"cifar10"`) or any
       `nasgym.evaluators.Evaluator`.

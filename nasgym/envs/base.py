@@ -28,11 +28,14 @@ def make_evaluator(
     cache_dir: Path | str | None,
     **live_kwargs: Any,
 ) -> Evaluator:
-    """Resolve the env's ``evaluator`` argument: ``"tabular"``, ``"live"``, ``"synthetic"``,
-    ``"surrogate"`` (the NAS-Bench-301 surrogate of the DARTS space) or an :class:`Evaluator` instance.
+    """Resolve the env's ``evaluator`` argument: ``"tabular"``, ``"live"``, ``"supernet"`` (weights
+    shared by the whole space), ``"synthetic"``, ``"surrogate"`` (the NAS-Bench-301 surrogate of the
+    DARTS space) or an :class:`Evaluator` instance.
 
     :param live_kwargs: arguments of :class:`~nasgym.evaluators.live.LiveEvaluator` (``epochs``,
-        ``batch_size``, ``device``, ``data_dir``, ``workers``, ...); only ``"live"`` takes them.
+        ``batch_size``, ``device``, ``data_dir``, ``workers``, ...) or of
+        :class:`~nasgym.evaluators.supernet.SupernetEvaluator` (``steps``, ``sampling``, ...); only
+        ``"live"`` and ``"supernet"`` take them.
     """
     # types first, so a wrong one is named here rather than failing deep in a path or a dict lookup
     for name, value in (("space", space), ("dataset", dataset), ("noise", noise)):
@@ -42,7 +45,8 @@ def make_evaluator(
         raise TypeError(f"cache_dir must be a folder path (str or os.PathLike) or None, got {cache_dir!r}")
     if not isinstance(evaluator, (str, Evaluator)):
         raise TypeError(
-            f"evaluator must be 'tabular', 'live', 'synthetic', 'surrogate' or an Evaluator instance, got {evaluator!r}"
+            f"evaluator must be 'tabular', 'live', 'supernet', 'synthetic', 'surrogate' or an Evaluator instance, "
+            f"got {evaluator!r}"
         )
     if noise not in NOISE_MODES:  # checked for every evaluator (live has no seed noise), before any table
         raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
@@ -50,8 +54,14 @@ def make_evaluator(
         from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
 
         return LiveEvaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
+    if evaluator == "supernet":
+        from nasgym.evaluators.supernet import SupernetEvaluator  # loads torch only when asked for
+
+        return SupernetEvaluator(space, dataset, **live_kwargs)
     if live_kwargs:  # a TypeError, as for any unexpected keyword (SB3's make_vec_env relies on it)
-        raise TypeError(f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' takes more")
+        raise TypeError(
+            f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' and 'supernet' take more"
+        )
     if evaluator == "tabular":
         if isinstance(fidelity, bool) or not isinstance(fidelity, (int, np.integer)):
             raise TypeError(f"fidelity must be an integer number of epochs, got {fidelity!r}")
@@ -67,8 +77,8 @@ def make_evaluator(
             raise ValueError(f"evaluator is for space {evaluator.space.name!r} but this env searches {space!r}")
         return evaluator
     raise ValueError(
-        f"evaluator {evaluator!r} is unknown; accepted: 'tabular', 'live', 'synthetic', 'surrogate' or an Evaluator "
-        "instance"
+        f"evaluator {evaluator!r} is unknown; accepted: 'tabular', 'live', 'supernet', 'synthetic', 'surrogate' or an "
+        "Evaluator instance"
     )
 
 

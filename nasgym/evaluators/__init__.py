@@ -1,6 +1,6 @@
 """Evaluators: one protocol, ``evaluate(indices, rng) -> metrics``, batched.
 
-``LiveEvaluator`` and ``ResultStore`` are imported on first access, so the tabular path does not
+``LiveEvaluator``, ``ResultStore`` and ``SupernetEvaluator`` are imported on first access, so the tabular path does not
 load what live training needs (sqlite3, process pools, progress bars).
 """
 
@@ -15,6 +15,7 @@ _LAZY = {
     "LiveEvaluator": "nasgym.evaluators.live",
     "ResultStore": "nasgym.evaluators.store",
     "NB301SurrogateEvaluator": "nasgym.evaluators.surrogate",
+    "SupernetEvaluator": "nasgym.evaluators.supernet",
 }
 
 
@@ -29,5 +30,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "NOISE_MODES", "RESULT_KEYS", "Evaluator", "LiveEvaluator", "NATSBenchEvaluator", "NB301SurrogateEvaluator",
     "ResultStore",
-    "SyntheticEvaluator", "TabularEvaluator",
+    "SupernetEvaluator", "SyntheticEvaluator", "TabularEvaluator",
 ]  # fmt: skip

@@ -9,7 +9,7 @@ FLOP counts equal NAS-Bench-201's official ones for every cell and dataset.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,6 +55,34 @@ def make_op(op: str, channels: int) -> nn.Module:
     raise ValueError(f"op {op!r} is unknown; accepted: {list(NB201_OPS[1:])}")
 
 
+def cell_inputs(ops: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """For each node 1..3 of a cell, the ``(edge, source node)`` pairs whose op is not ``none``.
+
+    :param ops: the op of each edge, in :data:`NB201_EDGES` order.
+    """
+    return [
+        [(e, source) for e, (node, source) in enumerate(NB201_EDGES) if node == target and ops[e] != "none"]
+        for target in (1, 2, 3)
+    ]
+
+
+def cell_output(
+    x: torch.Tensor, inputs: list[list[tuple[int, int]]], apply_edge: Callable[[int, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """The output node of a cell: node j is the sum of its edges' ops applied to the nodes before it.
+
+    :param x: the cell input (node 0).
+    :param inputs: :func:`cell_inputs` of the cell's ops.
+    :param apply_edge: ``apply_edge(edge, tensor)`` applies that edge's op.
+    """
+    nodes = [x]
+    for node_inputs in inputs:
+        terms = [apply_edge(edge, nodes[source]) for edge, source in node_inputs]
+        # a node whose edges are all "none" is zero, as the benchmark's Zero op makes it
+        nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
+    return nodes[-1]
+
+
 class NB201Cell(nn.Module):
     """A cell: node j (1..3) is the sum of the edge ops applied to the nodes before it.
 
@@ -66,18 +94,10 @@ class NB201Cell(nn.Module):
         super().__init__()
         # modules exist only for edges that are not "none", so the counts match the benchmark's
         self.edges = nn.ModuleDict({str(e): make_op(op, channels) for e, op in enumerate(ops) if op != "none"})
-        self._inputs = [
-            [(str(e), source) for e, (node, source) in enumerate(NB201_EDGES) if node == target and ops[e] != "none"]
-            for target in (1, 2, 3)
-        ]
+        self._inputs = cell_inputs(ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for inputs in self._inputs:
-            terms = [self.edges[edge](nodes[source]) for edge, source in inputs]
-            # a node whose edges are all "none" is zero, as the benchmark's Zero op makes it
-            nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
-        return nodes[-1]
+        return cell_output(x, self._inputs, lambda edge, h: self.edges[str(edge)](h))
 
 
 class ResidualReduction(nn.Module):
@@ -99,18 +119,16 @@ class ResidualReduction(nn.Module):
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
-    """The whole NAS-Bench-201 network of one cell.
+class NB201Backbone(nn.Module):
+    """The layers around the cells: stem, three stages of cells with reductions, lastact, classifier.
 
-    :param ops: the op of each of the 6 cell edges, in :data:`NB201_EDGES` order.
+    :param make_cell: builds the cell of a stage from its channel count.
     :param num_classes: classifier outputs (10 CIFAR-10, 100 CIFAR-100, 120 ImageNet16-120).
     :param in_channels: input image channels (3; 1 for grayscale digits).
     """
 
-    def __init__(self, ops: Sequence[str], num_classes: int, in_channels: int = 3) -> None:
+    def __init__(self, make_cell: Callable[[int], nn.Module], num_classes: int, in_channels: int = 3) -> None:
         super().__init__()
-        if len(ops) != len(NB201_EDGES):
-            raise ValueError(f"ops must name one op per edge ({len(NB201_EDGES)}), got {list(ops)}")
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, STEM_CHANNELS, 3, padding=1, bias=False), nn.BatchNorm2d(STEM_CHANNELS)
         )
@@ -119,7 +137,7 @@ class NB201Network(nn.Module):
             channels = STEM_CHANNELS * 2**stage
             if stage > 0:
                 layers.append(ResidualReduction(channels // 2, channels))
-            layers.extend(NB201Cell(ops, channels) for _ in range(CELLS_PER_STAGE))
+            layers.extend(make_cell(channels) for _ in range(CELLS_PER_STAGE))
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU())
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -128,6 +146,20 @@ class NB201Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.lastact(self.cells(self.stem(x)))
         return self.classifier(self.pool(features).flatten(1))
+
+
+class NB201Network(NB201Backbone):
+    """The whole NAS-Bench-201 network of one cell.
+
+    :param ops: the op of each of the 6 cell edges, in :data:`NB201_EDGES` order.
+    :param num_classes: classifier outputs (10 CIFAR-10, 100 CIFAR-100, 120 ImageNet16-120).
+    :param in_channels: input image channels (3; 1 for grayscale digits).
+    """
+
+    def __init__(self, ops: Sequence[str], num_classes: int, in_channels: int = 3) -> None:
+        if len(ops) != len(NB201_EDGES):
+            raise ValueError(f"ops must name one op per edge ({len(NB201_EDGES)}), got {list(ops)}")
+        super().__init__(lambda channels: NB201Cell(ops, channels), num_classes, in_channels)
 
 
 def build(choices: np.ndarray, num_classes: int, in_channels: int = 3) -> NB201Network:

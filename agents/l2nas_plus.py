@@ -3,16 +3,20 @@ choosing, among several exploration draws, an architecture not queried before, a
 budget spent re-drawing the leading architectures.
 
 Why. On NAS-Bench-201 faithful :class:`~nasgym.agents.l2nas.L2NAS` stays below regularized evolution
-(the committed grid, ``benchmarks/results/nb201``, holds both at 500 and 1,000 queries on the three
-datasets), and the loss is in the search, not the selection: the best architecture it ever queries
-is already worse than REA's. Two causes show in its runs:
+on cifar10 and cifar100 and within noise of it on ImageNet16-120 (the committed grid,
+``benchmarks/results/nb201``, holds both at 500 and 1,000 queries; the README gives the intervals),
+and the loss is in the search, not the selection: the best architecture it ever queries is already
+below REA's. Two causes show in its runs (``benchmarks/l2nas_diagnosis.py`` measures them and the
+best architecture queried, from the grid's histories and fresh runs, into
+``benchmarks/results/l2nas/diagnosis.md``):
 
-* Many of its queries repeat an architecture already queried. The actor's tanh output saturates,
-  and the top-K state changes on few steps, so ``mu(s)`` discretises to the same architecture as
-  on the previous step most of the time and the exploration noise redraws the same few
-  architectures.
-* The critic ranks architectures poorly. It must learn a function constant on each argmax cell of
-  the continuous ``alpha`` from a few hundred noisy points scattered inside those cells.
+* Many of its queries repeat an architecture already queried, more than REA's do. The likely
+  reason: the actor's tanh output saturates and the top-K state changes on few steps, so
+  ``mu(s)`` often discretises to an architecture it proposed before, and the exploration noise
+  redraws the same few architectures.
+* The critic ranks architectures poorly (L2NAS-plus's critic, trained on vertices, ranks them far
+  better). It must learn a function constant on each argmax cell of the continuous ``alpha`` from a
+  few hundred noisy points scattered inside those cells.
 
 What changes. Everything else (the quantile critic at ``tau``, the actor maximising
 ``Q(s, mu(s))``, the exploration rule ``alpha = mu(s) + z`` with epsilon-uniform draws, the argmax

@@ -17,6 +17,8 @@ from nasgym.selection import Incumbent
 
 #: info keys kept for every query in a :class:`SearchResult`.
 QUERY_KEYS = ("arch", "index", "valid_acc", "test_acc", "flops", "params", "latency", "cost", "sim_time")
+#: info keys kept too where the env has a constraint (see :mod:`nasgym.constraints`).
+CONSTRAINT_KEYS = ("feasible", "resource")
 
 
 @dataclass
@@ -26,7 +28,8 @@ class SearchResult:
     :param agent: agent name.
     :param env_id: env id searched.
     :param seed: the run's seed (env reset and agent).
-    :param queries: one dict per query with :data:`QUERY_KEYS`, in query order.
+    :param queries: one dict per query with :data:`QUERY_KEYS` (and :data:`CONSTRAINT_KEYS` on a
+        constrained env), in query order.
     :param wall_time: seconds the run took.
     """
 
@@ -38,11 +41,12 @@ class SearchResult:
 
     def selected(self) -> tuple[dict[str, Any], float] | None:
         """The architecture the search returns, by :class:`~nasgym.selection.Incumbent`'s rule (the best
-        mean of its observed validation accuracies; ties: the one queried first): its latest query
-        and that mean. ``None`` before any query."""
+        mean of its observed validation accuracies; ties: the one queried first) among the feasible
+        ones on a constrained env: its latest query and that mean. ``None`` before any (feasible) query."""
         incumbent = Incumbent()
         for query in self.queries:
-            incumbent.observe(query["index"], query["valid_acc"])
+            if query.get("feasible", True):
+                incumbent.observe(query["index"], query["valid_acc"])
         if incumbent.index < 0:
             return None
         latest = next(q for q in reversed(self.queries) if q["index"] == incumbent.index)
@@ -51,10 +55,18 @@ class SearchResult:
     def summary(self) -> dict[str, Any]:
         """The selected architecture (:meth:`selected`): ``best_valid_acc`` (the mean of its observed
         validation accuracies), ``best_test_acc``, ``best_arch``, ``queries_to_best`` (the number of
-        queries made when it was first queried), and the run's ``n_queries``, ``sim_time``, ``wall_time``."""
+        queries made when it was first queried), and the run's ``n_queries``, ``sim_time``, ``wall_time``;
+        on a constrained env also ``best_resource`` (the selected architecture's constrained metrics,
+        ``None`` without a feasible query) and ``n_feasible_queries``."""
         selected = self.selected()
         best, best_valid_acc = selected if selected else (None, math.nan)
         first = next(n for n, q in enumerate(self.queries, 1) if q["index"] == best["index"]) if best else 0
+        constrained = {}
+        if self.queries and "feasible" in self.queries[0]:
+            constrained = {
+                "best_resource": best["resource"] if best else None,
+                "n_feasible_queries": sum(bool(q["feasible"]) for q in self.queries),
+            }
         return {
             "agent": self.agent,
             "env": self.env_id,
@@ -66,6 +78,7 @@ class SearchResult:
             "n_queries": len(self.queries),
             "sim_time": self.queries[-1]["sim_time"] if self.queries else 0.0,
             "wall_time": self.wall_time,
+            **constrained,
         }
 
 
@@ -136,6 +149,8 @@ class QueryRecorder(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if "arch" in info:
             query = {key: info[key] for key in QUERY_KEYS}
+            if "feasible" in info:
+                query.update((key, info[key]) for key in CONSTRAINT_KEYS)
             self.queries.append(query)
             if self._on_query is not None:
                 self._on_query(query)

@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 RewardFn = Callable[[Mapping[str, float]], float]
-REWARD_NAMES = ("valid_acc", "normalized")
+#: rewards that trade quality against a resource (the env's ``constraint`` gives its metric and limit)
+PENALTY_REWARDS = ("mnasnet", "abs")
+REWARD_NAMES = ("valid_acc", "normalized", *PENALTY_REWARDS)
 
 
 def valid_acc_reward(metrics: Mapping[str, float]) -> float:
@@ -30,6 +32,54 @@ class NormalizedReward:
 
     def __call__(self, metrics: Mapping[str, float]) -> float:
         return 100.0 ** (metrics["valid_acc"] / self.acc_max) / 100.0 - 1.0
+
+
+class PenaltyReward:
+    """A soft resource constraint: the quality ``Q`` (validation accuracy / 100) of an architecture
+    combined with ``T / T0``, its resource ``T`` over the target ``T0``.
+
+    :param metric: the resource metric (a key of the metrics dict, e.g. ``"flops"``).
+    :param limit: the target ``T0`` (> 0), in the metric's units.
+    :param beta: the penalty exponent or weight (negative penalises exceeding the target).
+    """
+
+    name: str
+
+    def __init__(self, metric: str, limit: float, beta: float) -> None:
+        if not isinstance(metric, str):
+            raise TypeError(f"metric must be a resource metric name, got {metric!r}")
+        for argument, value in (("limit", limit), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{argument} must be a real number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{argument} must be finite, got {value!r}")
+        if not limit > 0:
+            raise ValueError(f"limit must be a positive target resource, got {limit!r}")
+        self.metric = metric
+        self.limit = float(limit)
+        self.beta = float(beta)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(metric={self.metric!r}, limit={self.limit!r}, beta={self.beta!r})"
+
+
+class MnasNetReward(PenaltyReward):
+    """MnasNet's reward (Tan et al., 2019) ``Q * (T / T0) ** beta``; see :class:`PenaltyReward`."""
+
+    name = "mnasnet"
+
+    def __call__(self, metrics: Mapping[str, float]) -> float:
+        return metrics["valid_acc"] / 100.0 * (metrics[self.metric] / self.limit) ** self.beta
+
+
+class AbsReward(PenaltyReward):
+    """TuNAS's absolute-value reward (Bender et al., 2020) ``Q + beta * |T / T0 - 1|``; see
+    :class:`PenaltyReward`."""
+
+    name = "abs"
+
+    def __call__(self, metrics: Mapping[str, float]) -> float:
+        return metrics["valid_acc"] / 100.0 + self.beta * abs(metrics[self.metric] / self.limit - 1.0)
 
 
 class CheckedReward:
@@ -77,12 +127,57 @@ def check_reward(reward: object) -> None:
         )
 
 
-def make_reward(reward: str | RewardFn, best_valid_acc: float) -> RewardFn:
+def check_penalty_arguments(reward: object, reward_beta: object, limits: Mapping[str, float] | None) -> None:
+    """Raise a clear error unless ``reward_beta`` and the constraint's ``limits`` fit ``reward``:
+    a penalty reward (:data:`PENALTY_REWARDS`) needs both, with exactly one constrained metric (its
+    ``T`` and ``T0``); other rewards take no ``reward_beta``.
+
+    :param reward: the env's ``reward`` argument (already checked by :func:`check_reward`).
+    :param reward_beta: the env's ``reward_beta`` argument.
+    :param limits: the env's checked ``constraint`` (``None``: unconstrained).
+    """
+    if reward not in PENALTY_REWARDS:
+        if reward_beta is not None:
+            raise ValueError(
+                f"reward_beta is for the penalty rewards {list(PENALTY_REWARDS)}, not reward={reward!r}; drop it"
+            )
+        return
+    if (
+        isinstance(reward_beta, bool)
+        or not isinstance(reward_beta, (int, float, np.integer, np.floating))
+        or not math.isfinite(reward_beta)
+    ):
+        raise ValueError(
+            f"reward {reward!r} needs reward_beta, its penalty weight as a finite real number (e.g. -0.07 "
+            f"or -1.0); got {reward_beta!r}"
+        )
+    if limits is None or len(limits) != 1:
+        raise ValueError(
+            f"reward {reward!r} needs constraint with exactly one metric, its resource and target "
+            f"(e.g. constraint={{'flops': 100.0}}); got constraint={limits!r}"
+        )
+
+
+def make_reward(
+    reward: str | RewardFn,
+    best_valid_acc: float,
+    limits: Mapping[str, float] | None = None,
+    reward_beta: float | None = None,
+) -> RewardFn:
     """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable (whose
-    answers are checked by :class:`CheckedReward`)."""
+    answers are checked by :class:`CheckedReward`).
+
+    :param best_valid_acc: the dataset's best validation accuracy (for ``"normalized"``).
+    :param limits: the env's constraint, whose one metric and limit a penalty reward uses.
+    :param reward_beta: the penalty rewards' ``beta``.
+    """
     check_reward(reward)
+    check_penalty_arguments(reward, reward_beta, limits)
     if callable(reward):
         return CheckedReward(reward)
+    if reward in PENALTY_REWARDS:
+        ((metric, limit),) = limits.items()
+        return (MnasNetReward if reward == "mnasnet" else AbsReward)(metric, limit, reward_beta)
     if reward == "normalized":
         if math.isnan(best_valid_acc):
             raise ValueError(

@@ -12,8 +12,8 @@ ARGUMENTS = """
     * `budget`: architectures queried per episode (>= 1); the step that makes the last query
       returns `truncated=True`.
     * `reward`: `"valid_acc"` (validation accuracy / 100), `"normalized"` (the L2NAS transfer reward
-      `100 ** (acc / acc_max) / 100 - 1`, 0 at the dataset's best validation accuracy), or a
-      callable on the metrics dict. Test accuracy never enters the reward.
+      `100 ** (acc / acc_max) / 100 - 1`, 0 at the dataset's best validation accuracy), `"mnasnet"`
+      or `"abs"` (penalty rewards, see `reward_beta`), or a callable on the metrics dict. Test accuracy never enters the reward.
     * `noise`: `"seed"` draws one trained seed per query with the env's rng, as NATS-Bench does;
       `"mean"` uses the mean over seeds.
     * `top_k`: number of best architectures whose mean encoding forms the observation.
@@ -33,6 +33,17 @@ ARGUMENTS = """
     * `render_mode`: `None`, `"ansi"` (text: the last and the best architecture, the queries and the
       best so far) or `"rgb_array"` (the best architecture drawn as a graph with its operations on
       the edges, beside the best-so-far curve).
+    * `constraint`: `None` (default) or upper limits on resource metrics known without training,
+      `{"flops": 100.0}`, `{"params": 0.5, "latency": 0.01}`, in the units of `info` (`flops`,
+      `params` in millions, `latency`, `latency_<device>` in seconds; any non-accuracy metric of the
+      table). Every architecture is checked at `gym.make`: a limit no architecture meets, an
+      unknown metric (the message lists the accepted ones) or a space too large to enumerate is a
+      `ValueError`. `env.unwrapped.is_feasible(arch)` and `env.unwrapped.resources(arch)` answer
+      without a query and without simulated time.
+    * `reward_beta`: the penalty weight of the penalty rewards, `reward="mnasnet"` (MnasNet,
+      `Q * (T / T0) ** reward_beta`) and `reward="abs"` (TuNAS, `Q + reward_beta * |T / T0 - 1|`),
+      with `Q` the validation accuracy / 100 and `T`, `T0` the resource and the limit of the
+      constraint's one metric.
 
     ## Info
 
@@ -42,6 +53,8 @@ ARGUMENTS = """
     (M), `latency` (s), `cost` (simulated seconds of that query), `n_queries`, `sim_time`,
     `best_valid_acc`, `best_arch`, `best_test_acc`: the architecture with the best mean of its
     observed validation accuracies (`nasgym.selection.Incumbent`), that mean, and its test accuracy.
+    With a `constraint`: `feasible` (bool) and `resource` (dict of the constrained metrics), and the
+    `best_*` keys count feasible architectures only (absent until one is queried).
 """
 
 CONVNET_ARGUMENTS = """
@@ -59,8 +72,8 @@ CONVNET_ARGUMENTS = """
       `"synthetic"` (a made-up fixed benchmark, for smoke tests) or any `nasgym.evaluators.Evaluator`.
     * live keywords, passed to `nasgym.evaluators.LiveEvaluator`: `epochs`, `batch_size`, `lr`, `seed`,
       `device` (`"auto"`: cuda when available), `data_dir`, `executor`, `workers`, ...
-    * `budget`, `reward`, `noise`, `top_k`: as for the NAS-Bench-201 envs; `reward="normalized"` needs
-      a known optimum, so not with `evaluator="live"`.
+    * `budget`, `reward`, `noise`, `top_k`, `constraint`, `reward_beta`: as for the NAS-Bench-201
+      envs; `reward="normalized"` needs a known optimum, so not with `evaluator="live"`.
     * `render_mode`: `None`, `"ansi"` or `"rgb_array"` (the network's layers listed beside the
       best-so-far curve).
 
@@ -70,5 +83,6 @@ CONVNET_ARGUMENTS = """
     0..1363), `valid_acc`, `test_acc` (percent), `flops` (M), `params` (M), `latency` (s), `cost`
     (seconds the training took), `n_queries`, `sim_time`, `best_valid_acc`, `best_arch`,
     `best_test_acc`; with `evaluator="live"` also `train_time`, `train_loss`, `train_acc`,
-    `wall_time` (seconds this query took), `device` and `cached`.
+    `wall_time` (seconds this query took), `device` and `cached`; with a `constraint`, `feasible`
+    and `resource`, and `best_*` count feasible architectures only.
 """

@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from nasgym.constraints import Constraint, check_constraint_argument
 from nasgym.envs.render import RENDER_FPS, RENDER_MODES, check_render_mode, render
 from nasgym.evaluators import NOISE_MODES, Evaluator, SyntheticEvaluator, TabularEvaluator
-from nasgym.rewards import RewardFn, check_reward, make_reward
+from nasgym.rewards import RewardFn, check_penalty_arguments, check_reward, make_reward
 from nasgym.selection import Incumbent
 from nasgym.spaces.base import SearchSpace
 
@@ -122,7 +123,8 @@ class SearchHistory:
     The best so far is the :class:`~nasgym.selection.Incumbent`: the architecture with the highest
     mean of its observed validation accuracies (``best_valid_acc`` is that mean, ``best_test_acc``
     its test accuracy as last observed). The top-K, the agents' state, holds distinct architectures
-    ranked by the best validation accuracy observed for each; ``onehot_sum`` is the sum of their
+    ranked by the best validation accuracy observed for each; an infeasible architecture (under the
+    env's constraint) counts as a query and its cost, but enters neither. ``onehot_sum`` is the sum of their
     encodings (the space's features: one-hot for NAS-Bench-201), kept up to date incrementally and
     computed only for the architectures that enter the top-K; its mean is cached until the top-K
     changes, so most steps' observation is a copy.
@@ -153,9 +155,11 @@ class SearchHistory:
         self.onehot_sum = np.zeros(n_features, dtype=np.float32)
         self._mean_onehot: np.ndarray | None = None  # onehot_sum / len, None when stale
 
-    def record(self, index: int, valid_acc: float, test_acc: float, cost: float) -> None:
+    def record(self, index: int, valid_acc: float, test_acc: float, cost: float, feasible: bool = True) -> None:
         self.n_queries += 1
         self.sim_time += cost
+        if not feasible:
+            return
         self._test_accs[index] = test_acc
         incumbent = self.incumbent
         if incumbent.observe(index, valid_acc):
@@ -227,6 +231,8 @@ class NASEnv(gym.Env):
         fidelity: int = 200,
         cache_dir: Path | str | None = None,
         render_mode: str | None = None,
+        constraint: dict[str, float] | None = None,
+        reward_beta: float | None = None,
         **live_kwargs: Any,
     ) -> None:
         self.render_mode = check_render_mode(render_mode)
@@ -237,6 +243,8 @@ class NASEnv(gym.Env):
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         check_reward(reward)  # before any table is loaded
+        limits = check_constraint_argument(constraint)
+        check_penalty_arguments(reward, reward_beta, limits)
         self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir, **live_kwargs)
         self.search_space = self.evaluator.space
         if self.needs_product_space and not self.search_space.is_product:
@@ -247,7 +255,9 @@ class NASEnv(gym.Env):
         self.dataset = dataset
         self.budget = int(budget)
         self.top_k = int(top_k)
-        self.reward_fn = make_reward(reward, self.evaluator.best_valid_acc)
+        #: the resource limits (``None``: unconstrained), checked against every architecture
+        self.constraint = Constraint(limits, self.evaluator) if limits is not None else None
+        self.reward_fn = make_reward(reward, self.evaluator.best_valid_acc, limits, reward_beta)
         self._encode, self._onehots = feature_encoder(self.search_space)
         self._history = self._new_history()
         self._needs_reset = True
@@ -293,6 +303,41 @@ class NASEnv(gym.Env):
         space = self.search_space
         return SearchHistory(self.top_k, self._encode, space.arch_string, space.feature_size)
 
+    def arch_index(self, arch: int | str | np.ndarray | list[int]) -> int:
+        """The canonical index of an architecture given as its index, its arch string or its choice
+        vector (a Global action), or a ``ValueError`` naming ``arch``."""
+        space = self.search_space
+        if isinstance(arch, str):
+            return int(space.index_of(space.from_string(arch)))
+        if isinstance(arch, (int, np.integer)) and not isinstance(arch, (bool, np.bool_)):
+            return int(space.check_index(arch, "arch"))
+        choices = space.check_choices(arch, "arch")
+        if choices.ndim != 1:
+            raise ValueError(f"arch must be one architecture (one choice per decision), got shape {choices.shape}")
+        return int(space.index_of(choices))
+
+    def is_feasible(self, arch: int | str | np.ndarray | list[int]) -> bool | np.ndarray:
+        """Whether an architecture meets the env's ``constraint`` (always ``True`` without one): no
+        query, no simulated time. ``arch`` is an index, an arch string or a choice vector; a 2-D
+        array of choice vectors gives one answer per row, as a bool array."""
+        if isinstance(arch, np.ndarray) and arch.ndim == 2:
+            indices = self.search_space.index_of(self.search_space.check_choices(arch, "arch"))
+            if self.constraint is None:
+                return np.ones(len(indices), dtype=bool)
+            return self.constraint.feasible_mask[indices]
+        index = self.arch_index(arch)
+        return True if self.constraint is None else bool(self.constraint.feasible_mask[index])
+
+    def resources(self, arch: int | str | np.ndarray | list[int]) -> dict[str, float]:
+        """The constrained resource metrics of an architecture (index, arch string or choice vector),
+        in the units of ``info``, as ``info["resource"]`` reports them: no query, no simulated time.
+
+        :raises ValueError: the env has no ``constraint``.
+        """
+        if self.constraint is None:
+            raise ValueError("resources() reports the constrained metrics: make the env with constraint={...}")
+        return self.constraint.resources(self.arch_index(arch))
+
     def _check_running(self) -> None:
         if self._needs_reset:
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
@@ -303,12 +348,18 @@ class NASEnv(gym.Env):
         """Evaluate one architecture, record it, and return (reward, truncated, info)."""
         metrics = self.evaluator.evaluate_one(index, self.np_random)
         history = self._history
-        history.record(index, metrics["valid_acc"], metrics["test_acc"], metrics["cost"])
+        constraint = self.constraint
+        feasible = True if constraint is None else bool(constraint.feasible_mask[index])
+        history.record(index, metrics["valid_acc"], metrics["test_acc"], metrics["cost"], feasible)
         if self.render_mode is not None:
             self._render_log.append((index, metrics["valid_acc"], history.best_valid_acc))
         truncated = history.n_queries >= self.budget
         self._needs_reset = truncated
         info = {"arch": self.search_space.arch_string(index), "index": index, **metrics}
+        if constraint is not None:
+            resource = constraint.resources(index)
+            info["feasible"], info["resource"] = feasible, resource
+            metrics = metrics | resource  # a penalty reward reads its metric from here (latency_<device>, ...)
         info["n_queries"] = history.n_queries
         info["sim_time"] = history.sim_time
         if history.best_index >= 0:  # (inlined _add_best_info)

@@ -146,6 +146,12 @@ class NASVectorEnv(VectorEnv):
                 f"evaluator {template.evaluator!r}: the native vector env serves evaluator='tabular' only; "
                 "use gym.make_vec(..., vectorization_mode='sync') for other evaluators"
             )
+        if template.constraint is not None:  # its arrays keep no feasibility: refuse rather than rank wrongly
+            template.close()
+            raise ValueError(
+                f"constraint {template.constraint.limits}: the native vector env does not take a constraint (nor the "
+                "penalty rewards that need one); use gym.make_vec(..., vectorization_mode='sync')"
+            )
         self._template = template
         self.num_envs = n = int(num_envs)
         self.render_mode = None

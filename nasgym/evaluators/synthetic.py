@@ -16,6 +16,16 @@ from nasgym.spaces import get_space
 SEED_STD = 0.5
 
 
+def _active_decisions(features: np.ndarray) -> np.ndarray:
+    """The synthetic size of each architecture: the sum of its features."""
+    return features.sum(axis=-1).astype(np.float64)
+
+
+def _resources(size: np.ndarray) -> dict[str, np.ndarray]:
+    """Synthetic FLOPs (M), params (M) and latency (s), growing with the size."""
+    return {"flops": 10.0 * size, "params": 0.1 * size, "latency": 1e-3 * size}
+
+
 class SyntheticEvaluator:
     """Validation accuracy from a fixed random linear model of the architecture's features.
 
@@ -59,19 +69,18 @@ class SyntheticEvaluator:
 
     def evaluate(self, indices: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Metrics of many architectures (vectorised)."""
-        indices = self.space.check_index(indices, "indices")
-        features = self.space.features(self.space.choices_of(indices))
+        features = self._features(indices)
         mean = self._mean_valid(features)
-        size = features.sum(axis=-1).astype(np.float64)  # number of active decisions
+        size = _active_decisions(features)
         valid = mean + rng.normal(0.0, SEED_STD, mean.shape) if self.noise == "seed" else mean
-        return {
-            "valid_acc": valid,
-            "test_acc": mean - 1.0,
-            "flops": 10.0 * size,
-            "params": 0.1 * size,
-            "latency": 1e-3 * size,
-            "cost": 100.0 * size,
-        }
+        return {"valid_acc": valid, "test_acc": mean - 1.0, **_resources(size), "cost": 100.0 * size}
+
+    def resources(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """``flops``, ``params`` and ``latency`` of architectures, as :meth:`evaluate` reports them."""
+        return _resources(_active_decisions(self._features(indices)))
+
+    def _features(self, indices: np.ndarray) -> np.ndarray:
+        return self.space.features(self.space.choices_of(self.space.check_index(indices, "indices")))
 
     def evaluate_one(self, index: int, rng: np.random.Generator) -> dict[str, float]:
         """Metrics of one architecture as plain floats."""

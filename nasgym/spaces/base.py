@@ -195,6 +195,18 @@ class SearchSpace:
         keep = [k for k, key in enumerate(keys) if not (key in seen or seen.add(key))]
         return candidates[keep]
 
+    # --- resources ----------------------------------------------------------------------------
+    def resources(self, choices: np.ndarray, dataset: str) -> dict[str, np.ndarray]:
+        """Resource metrics of architectures known without training them (``flops`` and ``params``
+        in millions, ...), one array each over the leading dimensions of ``choices``: what an env's
+        ``constraint`` reads when its evaluator holds no table (live training, an API). Empty (the
+        default) where the space knows none on ``dataset``.
+
+        :param choices: choice vectors, shape (..., n_decisions).
+        :param dataset: the dataset the networks are built for (input size, classes).
+        """
+        return {}
+
     # --- encodings ----------------------------------------------------------------------------
     def one_hot(self, choices: np.ndarray) -> np.ndarray:
         """One-hot encoding of shape (..., n_decisions, max_choices), float32.

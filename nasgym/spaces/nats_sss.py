@@ -49,3 +49,12 @@ class NATSSizeSpace(SearchSpace):
     def channels(self, choices: np.ndarray) -> np.ndarray:
         """Channel counts of each layer: shape (..., 5), int64."""
         return np.asarray(NATS_SSS_CHANNELS, dtype=np.int64)[self.check_choices(choices)]
+
+    def resources(self, choices: np.ndarray, dataset: str) -> dict[str, np.ndarray]:
+        """Exact ``flops`` and ``params`` (M) on NATS-Bench's datasets (none on others)."""
+        from nasgym.tables.nats_sss import DATASETS, flops_and_params  # the tables module imports this one
+
+        if dataset not in DATASETS:
+            return {}
+        flops, params = flops_and_params(choices, dataset)
+        return {"flops": flops, "params": params}

@@ -63,6 +63,15 @@ class NB201Space(SearchSpace):
         """Number of edges carrying each op: shape (..., 5), in :data:`NB201_OPS` order."""
         return self.one_hot(choices).sum(axis=-2).astype(np.int64)
 
+    def resources(self, choices: np.ndarray, dataset: str) -> dict[str, np.ndarray]:
+        """Exact ``flops`` and ``params`` (M) on NAS-Bench-201's datasets (none on others)."""
+        from nasgym.tables.nb201 import DATASETS, flops_and_params  # the tables module imports this one
+
+        if dataset not in DATASETS:
+            return {}
+        flops, params = flops_and_params(choices, dataset)
+        return {"flops": flops, "params": params}
+
     def cell_graphs(self, choices: np.ndarray) -> list[tuple[str, list[tuple[int, int, str]]]]:
         """The cell: nodes 0..3, one edge per decision carrying its operation."""
         ops = self.check_choices(choices).tolist()

@@ -56,6 +56,14 @@ def test_the_readme_tables_are_what_nasgym_bench_readme_generates(tmp_path):
     assert copy.read_text() == text, "README's tables differ from `nasgym bench --readme README.md`; run it"
 
 
+def test_every_committed_grid_has_its_readme_block():
+    folders = {match["folder"] for match in BLOCK.finditer(README.read_text())}
+    grids = {
+        str(runs.parent.relative_to(REPO_ROOT)) for runs in (REPO_ROOT / "benchmarks" / "results").glob("*/runs.csv")
+    }
+    assert grids <= folders, f"grids without a README block: {sorted(grids - folders)}"
+
+
 def test_a_stale_table_is_refused(tmp_path):
     folder = "benchmarks/results/nb201"
     (tmp_path / folder).parent.mkdir(parents=True)

@@ -5,6 +5,7 @@
 
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
 (Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), ``mcts`` (Sequential),
+``enas`` and ``rsps`` (Global, on a supernet env: ``evaluator="supernet"``),
 and ``sb3:<Algorithm>`` for every Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS``
 (``sb3:PPO``, ``sb3:QRDQN``, ...; see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes;
 running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasgym.agents.base import QUERY_KEYS, QueryRecorder, SearchAgent, SearchResult
+from nasgym.agents.enas import ENAS
 from nasgym.agents.l2nas import L2NAS
 from nasgym.agents.l2nas_plus import L2NASPlus
 from nasgym.agents.local_search import LocalSearch
@@ -23,11 +25,14 @@ from nasgym.agents.random_search import RandomSearch
 from nasgym.agents.rea import RegularizedEvolution
 from nasgym.agents.reinforce import Reinforce
 from nasgym.agents.reinforce_lstm import ReinforceLSTM
+from nasgym.agents.rsps import RSPS
 from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Agent
 
 AGENTS: dict[str, type[SearchAgent]] = {
     agent.name: agent
-    for agent in (RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS)
+    for agent in (
+        RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS, ENAS, RSPS
+    )
 }
 
 
@@ -44,6 +49,7 @@ def make_agent(name: str, **kwargs: Any) -> SearchAgent:
 
 __all__ = [
     "AGENTS",
+    "ENAS",
     "L2NAS",
     "L2NASPlus",
     "MCTS",
@@ -52,6 +58,7 @@ __all__ = [
     "SB3_ALGORITHMS",
     "LocalSearch",
     "QueryRecorder",
+    "RSPS",
     "RandomSearch",
     "RegularizedEvolution",
     "Reinforce",

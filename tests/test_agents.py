@@ -88,10 +88,21 @@ ENV_CLASS = {
     "l2nas": ContinuousNASEnv,
     "l2nas-plus": ContinuousNASEnv,
     "mcts": SequentialNASEnv,
+    "enas": GlobalNASEnv,
+    "rsps": GlobalNASEnv,
 }
 
 
+#: agents that score architectures with shared weights: a table has none to share, so their toy env is a
+#: tiny NAS-Bench-201 supernet on digits (one SGD step of 16 images per query, 16 validation images)
+SHARED_WEIGHTS_AGENTS = ("enas", "rsps")
+
+
 def toy_env(agent: str, budget: int, evaluator: ToyEvaluator | None = None, **kwargs):
+    if agent in SHARED_WEIGHTS_AGENTS:
+        from nasgym.evaluators.supernet import SupernetEvaluator
+
+        evaluator = SupernetEvaluator(steps=1, batch_size=16, valid_size=16, num_threads=1)
     evaluator = evaluator or ToyEvaluator()
     return ENV_CLASS[agent](space=evaluator.space.name, evaluator=evaluator, budget=budget, **kwargs)
 
@@ -431,6 +442,10 @@ def test_l2nas_plus_needs_a_nasgym_continuous_env():
         (lambda: make_agent("reinforce", momentum=1.0), ["momentum", "[0, 1)"]),
         (lambda: make_agent("reinforce-lstm", lr=-1e-3), ["lr", "> 0"]),
         (lambda: make_agent("reinforce-lstm", hidden_size=0), ["hidden_size", ">= 1"]),
+        (lambda: make_agent("enas", temperature=0), ["temperature", "> 0", "0"]),
+        (lambda: make_agent("enas", aggregate=0), ["aggregate", ">= 1"]),
+        (lambda: make_agent("enas", baseline_decay=1.0), ["baseline_decay", "[0, 1)"]),
+        (lambda: make_agent("rsps", candidates=0), ["candidates", ">= 1", "0"]),
         (lambda: make_agent("l2nas", actor_lr=-1.0), ["actor_lr", "> 0"]),
         (lambda: make_agent("l2nas", critic_lr=float("nan")), ["critic_lr", "> 0"]),
         (lambda: make_agent("l2nas", epsilon=2.0), ["epsilon", "[0, 1]"]),

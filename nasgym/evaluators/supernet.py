@@ -134,7 +134,8 @@ class SupernetEvaluator:
         self.trained_steps = 0
 
     def __repr__(self) -> str:
-        return f"SupernetEvaluator({self.space.name!r}, {self.dataset!r}, steps={self.steps}, sampling={self.sampling!r})"
+        name, dataset = self.space.name, self.dataset
+        return f"SupernetEvaluator({name!r}, {dataset!r}, steps={self.steps}, sampling={self.sampling!r})"
 
     @property
     def best_valid_acc(self) -> float:

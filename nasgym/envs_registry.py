@@ -42,10 +42,15 @@ _SPACES = {
     "NAS-Bench-Graph-Proteins": "nasbench-graph-proteins",
     "NATS-Bench-SSS": "nats-sss",
     "NAS-Bench-301": "darts",
+    "NAS-Bench-101": "nb101",
 }
 #: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98
-#: epochs), the NATS-Bench size space (90 epochs)
-_EVALUATOR_KWARGS = {"darts": {"evaluator": "surrogate", "fidelity": 98}, "nats-sss": {"fidelity": 90}}
+#: epochs), the NATS-Bench size space (90 epochs), NAS-Bench-101 (108 epochs)
+_EVALUATOR_KWARGS = {
+    "darts": {"evaluator": "surrogate", "fidelity": 98},
+    "nats-sss": {"fidelity": 90},
+    "nb101": {"fidelity": 108},
+}
 #: what the test suite adds for spaces whose benchmark data a user imports (absent in CI)
 _TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)

@@ -24,6 +24,7 @@ from nasgym.evaluators import Evaluator, SyntheticEvaluator, TabularEvaluator
 from nasgym.evaluators.surrogate import NB301SurrogateEvaluator
 from nasgym.spaces import get_space
 from nasgym.tables import SPACE_DATASETS
+from nasgym.tables.repository import IMPORTED_SPACES
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 INFO_KEYS = {
@@ -69,7 +70,7 @@ def skip_without_optimum(env_id: str, evaluator, needs: str) -> None:
 
 
 def skip_variable_steps(env_id: str) -> None:
-    if flavour(env_id) == "Sequential":
+    if flavour(env_id) == "Sequential" and not get_space(space_name(env_id)).decodes_actions:
         skip_unless_product_space(env_id, "a fixed number of steps per query")
 
 
@@ -109,8 +110,10 @@ def query(env: gym.Env, choices) -> tuple:
 
 
 def random_choices(env: gym.Env, rng: np.random.Generator, n: int) -> list[np.ndarray]:
-    n_choices = env.unwrapped.search_space.n_choices
-    return [rng.integers(0, n_choices) for _ in range(n)]
+    space = env.unwrapped.search_space
+    if not space.is_product:  # not every choice vector names an architecture (NAS-Bench-101's cells)
+        return list(space.sample(rng, n))
+    return [rng.integers(0, space.n_choices) for _ in range(n)]
 
 
 def nb201_string(choices) -> str:
@@ -776,7 +779,11 @@ def test_bad_actions_raise_a_clear_value_error(env_id):
     ],
 )
 def test_bad_arguments_raise_a_clear_value_error(env_id, kwargs, message):
-    datasets = SPACE_DATASETS.get(space_name(env_id)) or {"darts": ("cifar10",)}.get(space_name(env_id))
+    datasets = (
+        SPACE_DATASETS.get(space_name(env_id))
+        or IMPORTED_SPACES.get(space_name(env_id), (None,))[0]
+        or {"darts": ("cifar10",)}.get(space_name(env_id))
+    )
     if "dataset" in kwargs and datasets and space_name(env_id) != "nb201":  # the error lists that space's datasets
         message = r"dataset 'mnist'.*" + ".*".join(map(re.escape, datasets))
     # ids whose data a user imports answer through their test evaluator here (else the missing

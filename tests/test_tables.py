@@ -119,8 +119,8 @@ def test_base_times_and_latency(base_cache, dataset):
 def test_load_table_rejects_unknown_names(base_cache):
     with pytest.raises(ValueError, match=r"dataset 'cifar-10'.*'cifar10', 'cifar100', 'ImageNet16-120'"):
         load_table("nb201", "cifar-10", cache_dir=base_cache)
-    with pytest.raises(ValueError, match=r"space 'nb101'.*nb201"):
-        load_table("nb101", "cifar10", cache_dir=base_cache)
+    with pytest.raises(ValueError, match=r"space 'no-such-space'.*nb201"):
+        load_table("no-such-space", "cifar10", cache_dir=base_cache)
 
 
 # --- BenchmarkTable and array helpers ------------------------------------------------------------

@@ -108,7 +108,7 @@ def feature_encoder(space: SearchSpace) -> tuple[Callable[[int], np.ndarray], np
     """
     if space.size > FEATURE_TABLE_LIMIT:
         return _ComputedFeatures(space), None
-    key = (type(space), space.decision_names, space.choices)
+    key = space.cache_key
     table = _FEATURE_TABLES.get(key)
     if table is None:
         table = space.features(space.enumerate()).reshape(space.size, -1)
@@ -247,7 +247,7 @@ class NASEnv(gym.Env):
         check_penalty_arguments(reward, reward_beta, limits)
         self.evaluator = make_evaluator(evaluator, space, dataset, noise, fidelity, cache_dir, **live_kwargs)
         self.search_space = self.evaluator.space
-        if self.needs_product_space and not self.search_space.is_product:
+        if self.needs_product_space and not (self.search_space.is_product or self.search_space.decodes_actions):
             raise ValueError(
                 f"{type(self).__name__} needs a search space that is a plain product of decisions, and "
                 f"{self.search_space.name!r} is not; use the envs registered for it"

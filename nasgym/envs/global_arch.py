@@ -63,6 +63,7 @@ class GlobalNASEnv(NASEnv):
         self.action_space = spaces.MultiDiscrete(space.n_choices)
         self._shape = (space.n_decisions,)
         self._n_choices = [int(n) for n in space.n_choices]
+        self._mixed_radix = space.is_product  # else the space decodes each action (NAS-Bench-101)
         self.observation_space = spaces.Box(0.0, 1.0, (space.feature_size,), np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -78,7 +79,8 @@ class GlobalNASEnv(NASEnv):
         """Canonical index of the architecture an action names, or a ``ValueError``."""
         # Fast path for what agents pass, an integer ndarray of the right shape: check and combine
         # Python ints, as numpy reductions on 6 values cost microseconds per step.
-        if type(action) is np.ndarray and action.dtype.kind in "iu" and action.shape == self._shape:
+        fast = type(action) is np.ndarray and action.dtype.kind in "iu" and action.shape == self._shape
+        if fast and self._mixed_radix:
             index = 0
             for choice, n_choices in zip(action.tolist(), self._n_choices, strict=True):
                 if not 0 <= choice < n_choices:
@@ -91,4 +93,4 @@ class GlobalNASEnv(NASEnv):
             raise ValueError(
                 f"action must have shape {self.action_space.shape} (one choice per decision), got shape {choices.shape}"
             )
-        return int(self.search_space.index_of(choices))
+        return self.search_space.decode_choices(choices)

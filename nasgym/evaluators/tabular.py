@@ -71,7 +71,7 @@ class TabularEvaluator:
             raise ValueError(
                 f"fidelity {fidelity!r} is unknown for space {space!r}; accepted: {sorted(accepted)} (epochs)"
             )
-        self.space = get_space(space)
+        self.space = get_space(space, cache_dir)
         self.dataset = dataset
         self.noise = noise
         self.fidelity = fidelity

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,6 +32,11 @@ class SearchSpace:
     :param decision_names: one name per decision.
     :param choices: the labels of the choices of each decision.
     """
+
+    #: whether the envs of the three flavours may drive the space though it is not a plain product:
+    #: it maps every action onto an architecture itself (:meth:`decode_choices`,
+    #: :meth:`sequence_index`, :meth:`decode_relaxation`), as NAS-Bench-101 does
+    decodes_actions: ClassVar[bool] = False
 
     def __init__(self, name: str, decision_names: Sequence[str], choices: Sequence[Sequence[str]]) -> None:
         if len(decision_names) != len(choices):
@@ -66,6 +73,18 @@ class SearchSpace:
         self._arch_strings = (
             _ARCH_STRINGS.setdefault((type(self), self.decision_names, self.choices), {}) if self.enumerable else None
         )
+
+    @classmethod
+    def load(cls, cache_dir: Path | str | None = None) -> SearchSpace:
+        """The space as :func:`~nasgym.spaces.get_space` builds it: spaces defined by their code
+        alone ignore ``cache_dir``; one defined by its imported table (NAS-Bench-101) reads it there."""
+        return cls()
+
+    @property
+    def cache_key(self) -> tuple:
+        """What caches shared between instances (feature tables) are keyed by: the space's kind
+        (class, decisions, choices), which fixes its architectures and their indices."""
+        return (type(self), self.decision_names, self.choices)
 
     @property
     def n_decisions(self) -> int:
@@ -150,6 +169,11 @@ class SearchSpace:
     def canonical(self, choices: np.ndarray) -> np.ndarray:
         """The canonical choice vector of each architecture (the identity for a plain product)."""
         return self.check_choices(choices)
+
+    def decode_choices(self, choices: np.ndarray) -> int:
+        """Canonical index of the architecture one choice vector names as a Global env's action:
+        here :meth:`index_of` (a space with :attr:`decodes_actions` maps every vector somewhere)."""
+        return int(self.index_of(choices))
 
     def sample(self, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
         """Architectures drawn uniformly at random, as canonical choice vectors.

@@ -17,9 +17,14 @@ global average pool and a dense layer to 10 classes) are computed exactly from t
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+
+from nasgym.spaces.base import SearchSpace
 
 NB101_OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 INPUT, OUTPUT = "input", "output"
@@ -180,3 +185,320 @@ def params_and_flops(matrix: np.ndarray | Sequence, ops: Sequence[str]) -> tuple
     params += in_channels * _N_CLASSES + _N_CLASSES
     flops += in_channels * _N_CLASSES
     return params / 1e6, flops / 1e6
+
+
+# --- the 26 decisions of a cell: 21 edges (upper triangle, row by row), then the 5 interior ops ---
+N_EDGES = len(NB101_EDGES)  # 21
+N_INTERIOR = MAX_VERTICES - 2  # 5
+_SOURCES = np.array([s for s, _ in NB101_EDGES])
+_TARGETS = np.array([t for _, t in NB101_EDGES])
+_N_CHOICES = np.array([2] * N_EDGES + [len(NB101_OPS)] * N_INTERIOR, dtype=np.int64)
+#: weight of each decision in a cell's code (mixed radix, first edge most significant)
+_CODE_WEIGHTS = np.array([int(np.prod(_N_CHOICES[d + 1 :])) for d in range(len(_N_CHOICES))], dtype=np.int64)
+
+
+def cell_code(choices: np.ndarray) -> int:
+    """A choice vector read as one mixed-radix integer (below 2**21 * 3**5, exact in float64): the
+    table's :data:`CELL_METRIC`."""
+    return int(np.asarray(choices, dtype=np.int64) @ _CODE_WEIGHTS)
+
+
+def cell_choices(matrix: np.ndarray | Sequence, ops: Sequence[str]) -> np.ndarray:
+    """The choice vector (21 edge bits, then 5 op indices into :data:`NB101_OPS`) of a valid cell's
+    pruned form, padded to 7 vertices: a cell of ``n < 7`` vertices keeps vertices ``0..n-2`` in
+    place, its output moves to vertex 6, and vertices ``n-1..5`` are padding, without edges and
+    with op choice 0 (pruning drops them again, so the padded cell has the same hash).
+
+    :raises ValueError: the cell is not a NAS-Bench-101 cell (see :func:`is_valid`).
+    """
+    pruned = prune(matrix, ops)
+    if pruned is None or int(pruned[0].sum()) > MAX_EDGES:
+        raise ValueError("the cell is not in NAS-Bench-101: its input must reach its output with at most 9 edges")
+    small, small_ops = pruned
+    n = small.shape[0]
+    place = list(range(n - 1)) + [MAX_VERTICES - 1]  # vertex v of the pruned cell -> vertex place[v]
+    padded = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
+    padded[np.ix_(place, place)] = small
+    op_choices = [0] * N_INTERIOR
+    for v, op in zip(place[1:-1], small_ops[1:-1], strict=True):
+        op_choices[v - 1] = NB101_OPS.index(op)
+    return np.concatenate([padded[_SOURCES, _TARGETS], op_choices]).astype(np.int64)
+
+
+def choices_cell(choices: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The 7x7 matrix and the 7 op labels of one choice vector (inverse of :func:`cell_choices`
+    for padded cells; any vector of 21 bits and 5 ops in 0..2 names some 7-vertex cell)."""
+    matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
+    matrix[_SOURCES, _TARGETS] = choices[:N_EDGES]
+    return matrix, [INPUT, *(NB101_OPS[int(c)] for c in choices[N_EDGES:]), OUTPUT]
+
+
+def on_path_vertices(edges: np.ndarray) -> np.ndarray:
+    """Which interior vertices (1..5) lie on a path from input to output, for edge bits of shape
+    (..., 21): bool (..., 5), vectorised (the vertices :func:`prune` keeps)."""
+    edges = np.asarray(edges)
+    matrix = np.zeros(edges.shape[:-1] + (MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
+    matrix[..., _SOURCES, _TARGETS] = edges
+    reach = matrix.copy()
+    for _ in range(MAX_VERTICES - 2):  # paths of up to 6 edges
+        reach = np.minimum(reach + reach @ matrix, 1)
+    interior = slice(1, MAX_VERTICES - 1)
+    return (reach[..., 0, interior] > 0) & (reach[..., interior, MAX_VERTICES - 1] > 0)
+
+
+#: the dataset of NAS-Bench-101's table (CIFAR-10 is its only one)
+NB101_DATASET = "cifar10"
+#: table metrics that hold the space itself: each row's cell (its 26 choices in mixed radix, first
+#: edge most significant) and its official hash (4 columns of 32-bit words, most significant first)
+CELL_METRIC, HASH_METRIC = "cell", "cell_hash"
+_HASH_WORDS = 4
+_EDGE_LABELS = ("0", "1")
+_EXAMPLE = "edges=0-1,0-2,1-6,2-6|ops=conv3x3-bn-relu,maxpool3x3,conv3x3-bn-relu,conv3x3-bn-relu,conv3x3-bn-relu"
+#: the space of each loaded table, so that every env on one table shares one space and its lookups
+_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def hash_words(module_hash: str) -> list[int]:
+    """An official hash (32 hex digits) as 4 integers of 32 bits, most significant first: the
+    columns of the table's :data:`HASH_METRIC` (exact in float64)."""
+    return [int(module_hash[8 * k : 8 * k + 8], 16) for k in range(_HASH_WORDS)]
+
+
+class NB101Space(SearchSpace):
+    """The NAS-Bench-101 cells of an imported table; index = row of the table.
+
+    The table (``nasgym data import nasbench_only108.tfrecord``) holds one row per unique cell, in
+    ascending order of the official hash, so the official file gives 423,624 indices, and
+    isomorphic cells share one. A choice vector is a 7-vertex cell: 21 edge bits (``edge<s>-<t>``,
+    the upper triangle row by row) and the ops of vertices 1..5 (``op<v>``, indices into
+    :data:`NB101_OPS`). Many vectors name one architecture (isomorphic or with dangling vertices),
+    and many name none (the input does not reach the output, or more than 9 edges remain after
+    pruning); a row's canonical vector is its pruned cell padded as :func:`cell_choices` says.
+
+    Encodings: :meth:`features` is the 21 edge bits then the one-hot op of each of vertices 1..5,
+    all zero for a vertex off every input-output path (padding or dangling), 36 values. The envs'
+    actions (Global choice vectors, Sequential tokens, Continuous relaxations) may name a cell
+    outside the table; :meth:`decode_choices` then takes the table's cell nearest to it.
+
+    Arch strings list the cell's edges and its 5 interior ops, e.g. ``edges=0-1,0-2,1-6,2-6|ops=
+    conv3x3-bn-relu,maxpool3x3,conv3x3-bn-relu,conv3x3-bn-relu,conv3x3-bn-relu``.
+
+    :param cells: the canonical choice vector of each row, shape (n, 26).
+    :param hashes: the official hash words of each row (n, 4), rows in ascending hash order.
+    """
+
+    decodes_actions: ClassVar[bool] = True
+
+    def __init__(self, cells: np.ndarray, hashes: np.ndarray) -> None:
+        cells = np.ascontiguousarray(cells, dtype=np.int64)
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        if cells.ndim != 2 or cells.shape[1] != N_EDGES + N_INTERIOR or hashes.shape != (len(cells), _HASH_WORDS):
+            raise ValueError(
+                f"cells must have shape (n, {N_EDGES + N_INTERIOR}) and hashes (n, {_HASH_WORDS}), "
+                f"got {cells.shape} and {hashes.shape}"
+            )
+        self._fingerprint = hashlib.sha256(cells.tobytes() + hashes.tobytes()).hexdigest()
+        super().__init__(
+            name="nb101",
+            decision_names=[f"edge{s}-{t}" for s, t in NB101_EDGES] + [f"op{v}" for v in range(1, N_INTERIOR + 1)],
+            choices=[_EDGE_LABELS] * N_EDGES + [NB101_OPS] * N_INTERIOR,
+        )
+        self.size = len(cells)
+        self._arch_strings = {}  # this table's strings only: another table numbers its cells otherwise
+        self._cells = cells
+        self._cells.flags.writeable = False
+        # two 64-bit keys per hash, sorted as the hashes are: rows are found by binary search
+        self._hash_high = (hashes[:, 0] << np.uint64(32)) | hashes[:, 1]
+        self._hash_low = (hashes[:, 2] << np.uint64(32)) | hashes[:, 3]
+        order = np.lexsort((self._hash_low, self._hash_high))
+        if (order != np.arange(len(order))).any():
+            raise ValueError("hashes must be in ascending order, one row per cell (the table's row order)")
+        self._row_of_code: dict[int, int] | None = None  # built on first use
+        self._all_features: np.ndarray | None = None
+        self._feature_norms: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, cache_dir: Path | str | None = None) -> NB101Space:
+        """The space of the imported NAS-Bench-101 table in the cache (one instance per table).
+
+        :raises ValueError: no table was imported (the message names the file to import).
+        """
+        from nasgym.tables.repository import load_table  # tables import spaces: loaded on demand
+
+        table = load_table("nb101", NB101_DATASET, cache_dir)
+        space = _LOADED.get(table)
+        if space is None:
+            codes = np.asarray(table.values(CELL_METRIC))[:, 0].astype(np.int64)
+            cells = (codes[:, None] // _CODE_WEIGHTS) % _N_CHOICES
+            space = _LOADED.setdefault(table, cls(cells, table.values(HASH_METRIC)))
+        return space
+
+    @property
+    def cache_key(self) -> tuple:
+        """The space's kind and the table's cells: two tables number their cells differently."""
+        return (type(self), self._fingerprint)
+
+    # --- index <-> choice vectors -------------------------------------------------------------
+    def choices_of(self, index: np.ndarray | int) -> np.ndarray:
+        return self._cells[self.check_index(index)]
+
+    def _row_of(self, choices: list[int]) -> int | None:
+        """The row of the cell a valid choice list names, ``None`` if the table lacks it; a
+        ``ValueError`` if the cell is not in NAS-Bench-101 at all."""
+        if self._row_of_code is None:
+            self._row_of_code = dict(zip((self._cells @ self._radix_weights).tolist(), range(self.size), strict=True))
+        row = self._row_of_code.get(sum(c * w for c, w in zip(choices, self._weights_list, strict=True)))
+        if row is not None:
+            return row
+        digest = cell_hash(*choices_cell(np.asarray(choices)))
+        high, low = int(digest[:16], 16), int(digest[16:], 16)
+        start = int(np.searchsorted(self._hash_high, np.uint64(high), "left"))
+        stop = int(np.searchsorted(self._hash_high, np.uint64(high), "right"))
+        for candidate in range(start, stop):
+            if int(self._hash_low[candidate]) == low:
+                return candidate
+        return None
+
+    def index_of(self, choices: np.ndarray) -> np.ndarray:
+        """The row of each cell (isomorphic cells share one).
+
+        :raises ValueError: a vector names no NAS-Bench-101 cell, or one the imported table lacks.
+        """
+        arr = self.check_choices(choices)
+        rows = []
+        for vector in arr.reshape(-1, self.n_decisions).tolist():
+            row = self._row_of(vector)
+            if row is None:
+                raise ValueError(
+                    f"choices {vector} name a NAS-Bench-101 cell that the imported table lacks (it holds "
+                    f"{self.size:,} cells); import the official file with 'nasgym data import'"
+                )
+            rows.append(row)
+        return np.array(rows, dtype=np.int64).reshape(arr.shape[:-1])
+
+    def canonical(self, choices: np.ndarray) -> np.ndarray:
+        return self.choices_of(self.index_of(choices))
+
+    def decode_choices(self, choices: np.ndarray) -> int:
+        """The row an env action's cell names: its own row when it is a cell of the table, else the
+        row whose :meth:`features` differ from the action's in the fewest places (ties: the lower
+        row), so every action queries an architecture of the table.
+
+        :param choices: one choice vector (checked).
+        """
+        vector = self.check_choices(choices, "action")
+        try:
+            row = self._row_of(vector.tolist())
+        except ValueError:  # not a NAS-Bench-101 cell: disconnected or more than 9 edges
+            row = None
+        if row is not None:
+            return row
+        table_features, norms = self._table_features()
+        # features are 0/1: the Hamming distance is |a| + |b| - 2 a.b (|b| is the same for every row)
+        return int((norms - 2.0 * (table_features @ self.features(vector))).argmin())
+
+    def neighbours(self, choices: np.ndarray) -> np.ndarray:
+        """The cells of the table one edge flip or one op change away from ``choices``'s cell,
+        changes that leave NAS-Bench-101 dropped, each cell once (the centre not)."""
+        centre = self.canonical(choices)
+        if centre.ndim != 1:
+            raise ValueError(f"choices must be one choice vector of shape ({self.n_decisions},), got {centre.shape}")
+        seen = {int(self.index_of(centre))}
+        rows = []
+        for decision, n_choices in enumerate(self._n_choices_list):
+            for choice in range(n_choices):
+                if choice == centre[decision]:
+                    continue
+                vector = centre.tolist()
+                vector[decision] = choice
+                matrix, ops = choices_cell(np.asarray(vector))
+                if not is_valid(matrix, ops):
+                    continue
+                row = self._row_of(vector)
+                if row is not None and row not in seen:
+                    seen.add(row)
+                    rows.append(row)
+        return self.choices_of(np.array(rows, dtype=np.int64)).reshape(-1, self.n_decisions)
+
+    # --- encodings ----------------------------------------------------------------------------
+    @property
+    def feature_size(self) -> int:
+        return N_EDGES + N_INTERIOR * len(NB101_OPS)
+
+    def features(self, choices: np.ndarray) -> np.ndarray:
+        """The 21 edge bits, then the one-hot op of vertices 1..5 (zero off every input-output
+        path): (..., 36), float32."""
+        arr = self.check_choices(choices)
+        edges = arr[..., :N_EDGES]
+        ops = arr[..., N_EDGES:, None] == np.arange(len(NB101_OPS))
+        ops &= on_path_vertices(edges)[..., None]
+        return np.concatenate([edges, ops.reshape(arr.shape[:-1] + (-1,))], axis=-1).astype(np.float32)
+
+    def uniform_features(self) -> np.ndarray:
+        """The mean features of the table's cells (of a uniformly random architecture)."""
+        table_features, _ = self._table_features()
+        return table_features.mean(axis=0)
+
+    def _table_features(self) -> tuple[np.ndarray, np.ndarray]:
+        """The features of every row (computed once, in chunks to bound the temporary matrices)
+        and their sums."""
+        if self._all_features is None:
+            chunk = 1 << 16
+            self._all_features = np.concatenate(
+                [self.features(self._cells[start : start + chunk]) for start in range(0, self.size, chunk)]
+            )
+            self._feature_norms = self._all_features.sum(axis=1)
+        return self._all_features, self._feature_norms
+
+    # --- continuous relaxation: one weight per decision and choice, read as a choice vector ------
+    def decode_relaxation(self, scores: np.ndarray) -> int:
+        """The argmax choice of each decision (an edge's third column never wins), then
+        :meth:`decode_choices`."""
+        return self.decode_choices((scores + self._relaxation_padding).argmax(axis=1))
+
+    def vertex(self, choices: np.ndarray) -> np.ndarray:
+        """+1 at the cell's choices, -1 elsewhere, in the layout of the relaxation (26 x 3)."""
+        encoded = self.one_hot(choices)
+        return 2.0 * encoded.reshape(encoded.shape[:-2] + (-1,)) - np.float32(1.0)
+
+    # --- tokens: one per decision, Discrete(3); at an edge, token t means t mod 2 -----------------
+    def sequence_valid(self, prefix: list[int], token: int) -> bool:
+        return 0 <= token < self.max_choices
+
+    def sequence_mask(self, prefix: list[int]) -> np.ndarray:
+        """The canonical tokens of the next decision: 0, 1 at an edge, 0..2 at an op."""
+        return np.arange(self.max_choices) < self._n_choices_list[len(prefix)]
+
+    def sequence_index(self, tokens: list[int]) -> int:
+        return self.decode_choices(np.array([t % n for t, n in zip(tokens, self._n_choices_list, strict=True)]))
+
+    # --- strings ------------------------------------------------------------------------------
+    def _arch_string(self, index: int) -> str:
+        return self._format(self._cells[index].tolist())
+
+    def _format(self, choices: list[int]) -> str:
+        edges = ",".join(f"{s}-{t}" for (s, t), bit in zip(NB101_EDGES, choices, strict=False) if bit)
+        return f"edges={edges}|ops={','.join(NB101_OPS[c] for c in choices[N_EDGES:])}"
+
+    def from_string(self, text: str) -> np.ndarray:
+        def malformed(why: str) -> ValueError:
+            return ValueError(
+                f"arch string {text!r} is malformed ({why}); expected 'edges=' and the edges s-t (0 <= s < t <= 6) "
+                f"joined by ',', then '|ops=' and the ops of vertices 1..5, each one of {list(NB101_OPS)}, "
+                f"e.g. {_EXAMPLE!r}"
+            )
+
+        if not isinstance(text, str):
+            raise malformed(f"not a string but {type(text).__name__}")
+        edge_part, bar, op_part = text.partition("|")
+        if not (bar and edge_part.startswith("edges=") and op_part.startswith("ops=")):
+            raise malformed("not of the form edges=...|ops=...")
+        edge_names = edge_part[len("edges=") :].split(",") if edge_part != "edges=" else []
+        names = [f"{s}-{t}" for s, t in NB101_EDGES]
+        if any(name not in names for name in edge_names) or len(set(edge_names)) != len(edge_names):
+            raise malformed("an edge is not of the form s-t with 0 <= s < t <= 6, or is repeated")
+        ops = op_part[len("ops=") :].split(",")
+        if len(ops) != N_INTERIOR or any(op not in NB101_OPS for op in ops):
+            raise malformed(f"{N_INTERIOR} ops are needed")
+        edges = [int(name in edge_names) for name in names]
+        return np.array(edges + [NB101_OPS.index(op) for op in ops], dtype=np.int64)

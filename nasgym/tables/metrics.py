@@ -16,6 +16,8 @@ METRICS: dict[str, str] = {
     "params": "parameters (millions)",
     "flops": "FLOPs (millions)",
     "official_index": "index of the architecture in the official benchmark files",
+    "cell": "NAS-Bench-101: the cell of each row, its 21 edge bits and 5 ops read as one mixed-radix number",
+    "cell_hash": "NAS-Bench-101: the official hash of each row's cell, as 4 numbers of 32 bits",
 }
 #: latency of each device of the HELP measurements, in seconds: ``latency_<device>``.
 LATENCY_DEVICE_PREFIX = "latency_"
@@ -30,6 +32,14 @@ _SPACE_FIDELITY_METRICS: dict[str, dict[int, dict[str, str]]] = {
         90: FIDELITY_METRICS[200],
         12: FIDELITY_METRICS[12],
         1: {"valid_acc": "valid_acc_01", "test_acc": "test_acc_01", "train_time": "train_time_01"},
+    },
+    # NAS-Bench-101 trained every cell for 108 epochs, and (its full file) for 36, 12 and 4
+    "nb101": {
+        108: FIDELITY_METRICS[200],
+        **{
+            epochs: {key: f"{key}_{epochs}" for key in ("valid_acc", "test_acc", "train_time")}
+            for epochs in (36, 12, 4)
+        },
     },
 }
 

@@ -23,6 +23,7 @@ from nasgym.tables import graph, macro, nats_sss, nb201
 from nasgym.tables.importers.checks import DataImportError, accepted_values, first_violation
 from nasgym.tables.importers.csv_table import import_csv
 from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
+from nasgym.tables.importers.nb101 import OFFICIAL_FILES, import_nb101, is_tfrecord
 from nasgym.tables.importers.result import ImportResult
 from nasgym.tables.metrics import overlay, pack_seeds
 from nasgym.tables.store import FORMAT_VERSION, CacheInvalid, TableStore, file_sha256
@@ -40,9 +41,20 @@ _BASES = {
     "nasbench-graph-proteins": (graph.PROTEINS_DATASETS, graph.base_fingerprint, graph.build_base),
 }
 SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
-#: spaces whose tables come only from an import of the official archive: (datasets, what to import)
+#: spaces whose tables come only from an import of the official archive: (datasets, what to import,
+#: what else answers their queries)
 IMPORTED_SPACES = {
-    "nats-sss": (nats_sss.DATASETS, f"the official NATS-Bench size-space archive {nats_sss.OFFICIAL_ARCHIVE}"),
+    "nats-sss": (
+        nats_sss.DATASETS,
+        f"the official NATS-Bench size-space archive {nats_sss.OFFICIAL_ARCHIVE}",
+        ", or pass the official API as evaluator=nasgym.evaluators.NATSBenchEvaluator(api)",
+    ),
+    "nb101": (
+        ("cifar10",),
+        f"the official NAS-Bench-101 file {OFFICIAL_FILES[0]} (or {OFFICIAL_FILES[1]}, which adds 4, 12 and "
+        "36 epochs)",
+        "",
+    ),
 }
 
 
@@ -60,13 +72,12 @@ def check_space_dataset(space: str, dataset: str, cache_dir: Path | str | None =
     if unlisted:
         built += f" ({unlisted[0]} lacks its manifest.json: build or import it again, or delete it)"
     if space in IMPORTED_SPACES:
-        datasets, archive = IMPORTED_SPACES[space]
+        datasets, archive, alternative = IMPORTED_SPACES[space]
         if dataset not in datasets:
             raise ValueError(f"dataset {dataset!r} is unknown for space {space!r}; accepted: {list(datasets)}")
         raise ValueError(
             f"space {space!r} has no {dataset} table yet: its accuracies come from {archive}, which nasgym "
-            "cannot ship; download it and run 'nasgym data import PATH', or pass the official API as "
-            "evaluator=nasgym.evaluators.NATSBenchEvaluator(api)"
+            f"cannot ship; download it and run 'nasgym data import PATH'{alternative}"
         )
     if space not in _BASES:
         raise ValueError(f"space {space!r} has no benchmark tables; accepted: {sorted(_BASES)}{built}")
@@ -246,12 +257,14 @@ def _import_path(raw: Path | str) -> ImportResult:
         importer = import_natsbench
     elif path.is_file() and path.suffix.lower() == ".csv":
         importer = import_csv
+    elif is_tfrecord(path):
+        importer = import_nb101
     elif not path.exists():
         raise FileNotFoundError(f"path {str(raw)!r} does not exist")
     else:
         raise DataImportError(
-            f"path {str(raw)!r} is neither a .csv file with an arch-string column nor a NATS-Bench "
-            "directory holding meta.pickle.pbz2"
+            f"path {str(raw)!r} is neither a .csv file with an arch-string column, a NATS-Bench "
+            f"directory holding meta.pickle.pbz2, nor a NAS-Bench-101 file ({' or '.join(OFFICIAL_FILES)})"
         )
     try:
         result = importer(path)
@@ -266,8 +279,9 @@ def _import_path(raw: Path | str) -> ImportResult:
 
 def _check_result(result: ImportResult, path: Path) -> None:
     """The last gate before the cache: known datasets, one row per architecture, valid values."""
-    space = get_space(result.space)
-    n_archs = space.size
+    # a space whose rows the import defines (NAS-Bench-101) is not loaded: its table is the import
+    space = get_space(result.space) if result.n_archs is None else None
+    n_archs = space.size if space is not None else result.n_archs
     if not any(np.any(~np.isnan(values)) for arrays in result.arrays.values() for values in arrays.values()):
         raise DataImportError(f"{path}: no values found; expected at least one metric of one architecture")
     for dataset, arrays in result.arrays.items():
@@ -281,8 +295,9 @@ def _check_result(result: ImportResult, path: Path) -> None:
             bad = first_violation(metric, values, n_archs)
             if bad is not None:
                 index, _ = divmod(bad, values.shape[1])
+                arch = space.arch_string(index) if space is not None else f"row {index}"
                 raise DataImportError(
-                    f"{path}: {dataset} {metric} of {space.arch_string(index)} is {float(values.flat[bad])!r}; "
+                    f"{path}: {dataset} {metric} of {arch} is {float(values.flat[bad])!r}; "
                     f"expected {accepted_values(metric, n_archs)}"
                 )
 

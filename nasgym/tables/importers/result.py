@@ -15,11 +15,14 @@ class ImportResult:
     :param source: the name the arrays are stored under (one folder per source and dataset).
     :param inputs: the files read, recorded with their checksums so a corrupt cache can be redone.
     :param space: the search space the arrays index (canonical indices of that space).
+    :param n_archs: the number of rows, where the import itself defines the space's architectures
+        (NAS-Bench-101: the cells of the file); ``None``: the size of ``space``.
     """
 
     source: str
     inputs: list[Path]
     space: str = "nb201"
+    n_archs: int | None = None
     arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

@@ -43,18 +43,24 @@ _SPACES = {
     "NATS-Bench-SSS": "nats-sss",
     "NAS-Bench-301": "darts",
     "NAS-Bench-101": "nb101",
+    "FCNet": "fcnet",
 }
 #: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98
-#: epochs), the NATS-Bench size space (90 epochs), NAS-Bench-101 (108 epochs)
+#: epochs), the NATS-Bench size space (90 epochs), NAS-Bench-101 (108 epochs), FCNet (100 epochs)
 _EVALUATOR_KWARGS = {
     "darts": {"evaluator": "surrogate", "fidelity": 98},
     "nats-sss": {"fidelity": 90},
     "nb101": {"fidelity": 108},
+    "fcnet": {"fidelity": 100},
 }
 #: what the test suite adds for spaces whose benchmark data a user imports (absent in CI)
 _TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
-_DEFAULT_DATASETS = {"nasbench-graph": "cora", "nasbench-graph-proteins": "proteins"}
+_DEFAULT_DATASETS = {
+    "nasbench-graph": "cora",
+    "nasbench-graph-proteins": "proteins",
+    "fcnet": "protein_structure",
+}
 
 # LaNAS's ConvNet space has no benchmark table: its envs train every query on digits by default
 _CONVNET_KWARGS = {"space": "convnet", "dataset": "digits", "evaluator": "live"}

@@ -5,6 +5,8 @@ from pathlib import Path
 from nasgym.spaces.base import SearchSpace
 from nasgym.spaces.convnet import ConvNetSpace
 from nasgym.spaces.darts import DARTS_OPS, DartsSpace
+from nasgym.spaces.fcnet import FCNetSpace
+from nasgym.spaces.ffn import FFN_WIDTHS, FFN3Space, FFNSpace
 from nasgym.spaces.graph import NASBenchGraphProteinsSpace, NASBenchGraphSpace
 from nasgym.spaces.macro import NASBenchMacroSpace
 from nasgym.spaces.nats_sss import NATSSizeSpace
@@ -20,6 +22,9 @@ SPACES: dict[str, type[SearchSpace]] = {
     "nasbench-graph-proteins": NASBenchGraphProteinsSpace,
     "nats-sss": NATSSizeSpace,
     "nb101": NB101Space,
+    "ffn2": FFNSpace,
+    "ffn3": FFN3Space,
+    "fcnet": FCNetSpace,
 }
 
 
@@ -41,6 +46,10 @@ __all__ = [
     "ConvNetSpace",
     "DARTS_OPS",
     "DartsSpace",
+    "FCNetSpace",
+    "FFN3Space",
+    "FFNSpace",
+    "FFN_WIDTHS",
     "NASBenchGraphProteinsSpace",
     "NASBenchGraphSpace",
     "NASBenchMacroSpace",

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nasgym.spaces.base import SearchSpace
+from nasgym.spaces.tokens import ModuloTokens
 
 #: the benchmark's canonical link structures: the input node of each of the 4 computing nodes.
 GRAPH_LINKS: tuple[tuple[int, ...], ...] = (
@@ -45,7 +45,7 @@ SKIP = "skip"
 N_NODES = 4
 
 
-class NASBenchGraphSpace(SearchSpace):
+class NASBenchGraphSpace(ModuloTokens):
     """NAS-Bench-Graph's architectures on its 8 full datasets: 9 links x 8 x 9 x 9 x 9 = 52,488
     choice vectors onto its 26,206 records.
 
@@ -65,23 +65,6 @@ class NASBenchGraphSpace(SearchSpace):
                 *([self.ops] * (N_NODES - 1)),
             ],
         )
-
-    # --- tokens of the Sequential envs: Discrete(9) at every step, and op0 has fewer choices ---
-    def sequence_valid(self, prefix: list[int], token: int) -> bool:
-        """Every token of the action space: at a decision with ``n`` choices token ``t`` names choice
-        ``t mod n``, so a random action never fails (only op0, with no skip, has fewer than 9)."""
-        return 0 <= token < self.max_choices
-
-    def sequence_mask(self, prefix: list[int]) -> np.ndarray:
-        """The canonical tokens ``t < n`` of the next decision (what MaskablePPO should sample)."""
-        return np.arange(self.max_choices) < self._n_choices_list[len(prefix)]
-
-    def sequence_index(self, tokens: list[int]) -> int:
-        """Canonical index of a complete token sequence, each token read modulo its decision's choices."""
-        index = 0
-        for token, n_choices in zip(tokens, self._n_choices_list, strict=True):
-            index = index * n_choices + token % n_choices
-        return index
 
     def benchmark_arch(self, choices: np.ndarray) -> tuple[list[int], list[str]]:
         """The benchmark's description of one architecture: (links, ops), as its ``Arch`` takes them."""

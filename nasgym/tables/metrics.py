@@ -18,6 +18,7 @@ METRICS: dict[str, str] = {
     "official_index": "index of the architecture in the official benchmark files",
     "cell": "NAS-Bench-101: the cell of each row, its 21 edge bits and 5 ops read as one mixed-radix number",
     "cell_hash": "NAS-Bench-101: the official hash of each row's cell, as 4 numbers of 32 bits",
+    "valid_loss": "validation loss after the full schedule, per seed (FCNet: mean squared error; FFN: cross-entropy)",
 }
 #: latency of each device of the HELP measurements, in seconds: ``latency_<device>``.
 LATENCY_DEVICE_PREFIX = "latency_"
@@ -41,6 +42,8 @@ _SPACE_FIDELITY_METRICS: dict[str, dict[int, dict[str, str]]] = {
             for epochs in (36, 12, 4)
         },
     },
+    # FCNet trained every configuration for 100 epochs
+    "fcnet": {100: FIDELITY_METRICS[200]},
 }
 
 

@@ -47,15 +47,17 @@ class ContinuousNASEnv(NASEnv):
     the argmax of its 5 values (ties: the first). NAS-Bench-301: `(196,)`, read as 2 cells (normal,
     reduce) x 14 candidate edges (DARTS's order) x 7 ops (`max_pool_3x3, avg_pool_3x3,
     skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5`); ties go to the lower
-    input and the first op. Values outside [-1, 1], NaN or inf raise a `ValueError`; nothing is
-    clipped.
+    input and the first op. NAS-Bench-101: `(78,)`, read as 26 decisions x 3 (the 21 edges use
+    their first 2 values: absent, present; the 5 ops all 3), argmax per decision, then queried as
+    the Global flavour queries a cell. Values outside [-1, 1], NaN or inf raise a `ValueError`;
+    nothing is clipped.
 
     ## Observation Space
 
     `Box(0, 1, (rows * choices,), float32)`, the layout of the action: the mean encoding (1 at each
     chosen edge and op) of the top-K architectures by observed validation accuracy so far; before
     the first query the mean encoding of a uniformly random architecture (NAS-Bench-201: 0.2
-    everywhere).
+    everywhere). NAS-Bench-101: `(36,)`, the encoding of the Global flavour, not the action's layout.
 
     ## Rewards
 

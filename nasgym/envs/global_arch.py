@@ -28,6 +28,11 @@ class GlobalNASEnv(NASEnv):
     intermediate node 2..5: its input pair (one of the 1, 3, 6, 10 pairs `a_b`, `a < b`, in
     lexicographic order), the op on the edge from `a`, the op on the edge from `b` (7 ops each):
     `MultiDiscrete([1, 7, 7, 3, 7, 7, 6, 7, 7, 10, 7, 7] * 2)`, every action a valid cell.
+    NAS-Bench-101: `MultiDiscrete([2] * 21 + [3] * 5)`, the 21 edges of the 7-vertex cell's upper
+    triangle row by row, then the ops of vertices 1..5 (`conv3x3-bn-relu, conv1x1-bn-relu,
+    maxpool3x3`); a cell outside the imported table (its input does not reach its output, more
+    than 9 edges remain after pruning, or a partial import lacks it) queries the table's cell whose
+    encoding differs from it in the fewest places, as `info["arch"]` and `info["index"]` say.
     Out-of-range or non-integer values raise a `ValueError`.
 
     ## Observation Space
@@ -35,7 +40,9 @@ class GlobalNASEnv(NASEnv):
     `Box(0, 1, (features,), float32)`: the mean encoding of the top-K architectures by observed
     validation accuracy so far. NAS-Bench-201: `(30,)`, one-hot per edge (0.2 everywhere before
     the first query); NAS-Bench-301: `(196,)`, 1 at each chosen (cell, edge, op) as in the
-    Continuous flavour (before the first query, the mean encoding of a uniformly random cell).
+    Continuous flavour (before the first query, the mean encoding of a uniformly random cell);
+    NAS-Bench-101: `(36,)`, the 21 edge bits and the one-hot op of vertices 1..5 (zero for a
+    vertex off every input-output path), the table's mean before the first query.
 
     ## Rewards
 

@@ -33,12 +33,15 @@ class SequentialNASEnv(NASEnv):
     dil_conv_5x5`); the first input token `t` of node `n` (2..5) names input `t mod n`, the second
     input token names the `(t mod (n - 1))`-th of the other predecessors, so every token sequence
     is a valid cell (two distinct inputs); `action_masks()` allows only the canonical tokens `t < n`
-    and `t < n - 1` there. Integers outside the action space raise a `ValueError`.
+    and `t < n - 1` there. NAS-Bench-101: `Discrete(3)`, 26 steps: the 21 edges of the cell (token
+    `t` means `t mod 2`: absent, present) then the ops of vertices 1..5; the finished cell is
+    queried as the Global flavour queries it (a cell outside the table: its nearest cell there).
+    Integers outside the action space raise a `ValueError`.
 
     ## Observation Space
 
     `Box(0, 1, (steps * (width + 1) + steps,), float32)`; for NAS-Bench-201 `(42,)`, for
-    NAS-Bench-301 `(288,)`: the partial architecture, one-hot per step over the tokens plus
+    NAS-Bench-301 `(288,)`, for NAS-Bench-101 `(130,)`: the partial architecture, one-hot per step over the tokens plus
     "unset", followed by the one-hot position of the step to take next. One flat vector, so every
     SB3 algorithm (DQN included) takes it as it is.
 

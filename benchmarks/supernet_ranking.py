@@ -66,9 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--standalone-only",
         action="store_true",
-        help="only train the standalone networks into the live result store, in descending index order and "
-        "pairs, each pair looked up first: beside a full run (which trains in ascending order) the two share the "
-        "work without training an architecture twice, and the full run reads these from the store",
+        help="only train the standalone networks into the live result store, in --order of their indices and in "
+        "groups of --workers, each group looked up first: runs beside each other share the work, and the full "
+        "run reads their results from the store",
+    )
+    parser.add_argument(
+        "--order", choices=("descending", "ascending"), default="descending", help="of --standalone-only"
     )
     return parser.parse_args(argv)
 
@@ -183,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     if args.standalone_only:
         try:
-            descending = np.sort(indices)[::-1]
-            for start in range(0, len(descending), args.workers):
-                live.evaluate(descending[start : start + args.workers])
+            ordered = np.sort(indices)[:: -1 if args.order == "descending" else 1]
+            for start in range(0, len(ordered), args.workers):
+                live.evaluate(ordered[start : start + args.workers])
         finally:
             live.close()
         print(f"standalone: {live.n_trained} trained, {live.n_cached} from the store", flush=True)

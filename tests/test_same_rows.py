@@ -42,5 +42,15 @@ def test_a_changed_or_missing_row_fails(tmp_path):
     found = same_rows.compare(same_rows.read_rows(str(old)), same_rows.read_rows(str(new)))
     assert not found["same"]
     assert [d["column"] for d in found["differences"]] == ["best_valid_acc"]
-    assert [m["seed"] for m in found["missing_in_new"]] == ["2"]
+    assert [m["seed"] for m in found["not_found"]] == ["2"]
     assert same_rows.main([str(old), str(new)]) == 1
+
+
+def test_part_checks_that_every_rerun_row_is_in_the_old_grid(tmp_path):
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    write(old, [row(0, "91.5"), row(1, "91.2"), row(2, "90.0")])
+    write(new, [row(1, "91.2")])
+    assert same_rows.main([str(old), str(new)]) == 1  # runs 0 and 2 are not in the re-run
+    assert same_rows.main([str(old), str(new), "--part"]) == 0
+    write(new, [row(1, "91.2"), row(3, "90.0")])
+    assert same_rows.main([str(old), str(new), "--part"]) == 1  # run 3 is not in the old grid

@@ -388,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="benchmark tables: import files, show coverage, build from training")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     importer = data_commands.add_parser(
-        "import", help="import CSV files with an arch-string column or official NATS-Bench directories"
+        "import",
+        help="import CSV files with an arch-string column, official NATS-Bench directories, or the official "
+        "NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord)",
     )
     importer.add_argument("paths", nargs="+", type=Path, help="files or directories to import")
     importer.set_defaults(handler=_cmd_data_import)

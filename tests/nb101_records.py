@@ -3,17 +3,35 @@ ModelMetrics protocol buffers), for the importer's tests and the session's small
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nasgym.spaces.nb101 import INPUT, MAX_VERTICES, NB101_OPS, OUTPUT, cell_hash, is_valid, params_and_flops, prune
 from nasgym.tables.importers.nb101 import masked_crc32c
 
 Cell = tuple[np.ndarray, list[str]]
+#: NASLib's op codes in the keys of NAS-Bench-Suite-Zero's records
+NASLIB_OPS = {0: INPUT, 1: OUTPUT, 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}
+
+
+def suite_zero_cells(shared_data: Path) -> list[tuple[Cell, dict]]:
+    """The 500 real NAS-Bench-101 records of NAS-Bench-Suite-Zero in the shared data: (raw 7x7 cell,
+    its values: val_accuracy, params, flops, ...); skips the calling test where the file is absent."""
+    path = shared_data / "nb101" / "zc_nasbench101.json"
+    if not path.is_file():
+        pytest.skip(f"{path.name} missing from the shared data")
+    cells = []
+    for key, values in json.loads(path.read_text())["nasbench101"]["cifar10"].items():
+        entries = ast.literal_eval(key)
+        cells.append(((np.array(entries[:49]).reshape(7, 7), [NASLIB_OPS[c] for c in entries[49:]]), values))
+    assert len(cells) == 500
+    return cells
 
 
 def _varint(value: int) -> bytes:

@@ -3,32 +3,20 @@ checked against 500 real NAS-Bench-101 cells (NAS-Bench-Suite-Zero's records).""
 
 from __future__ import annotations
 
-import ast
 import collections
-import json
 
 import numpy as np
 import pytest
+from nb101_records import suite_zero_cells
 
 from nasgym.spaces.nb101 import INPUT, NB101_OPS, OUTPUT, cell_hash, is_valid, params_and_flops, prune
 
-#: NASLib's op codes in the records' keys
-NASLIB_OPS = {0: INPUT, 1: OUTPUT, 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}
 CONV3, CONV1, POOL = NB101_OPS
 
 
 @pytest.fixture(scope="module")
 def records(shared_data):
-    path = shared_data / "nb101" / "zc_nasbench101.json"
-    if not path.is_file():
-        pytest.skip(f"{path.name} missing from the shared data")
-    cells = []
-    for key, values in json.loads(path.read_text())["nasbench101"]["cifar10"].items():
-        entries = ast.literal_eval(key)
-        matrix = np.array(entries[:49]).reshape(7, 7)
-        cells.append((matrix, [NASLIB_OPS[code] for code in entries[49:]], values))
-    assert len(cells) == 500
-    return cells
+    return [(matrix, ops, values) for (matrix, ops), values in suite_zero_cells(shared_data)]
 
 
 def test_params_and_flops_equal_the_records(records):

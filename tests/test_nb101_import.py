@@ -4,25 +4,22 @@ of the shared data (skipped without it) and from hand-made cells."""
 
 from __future__ import annotations
 
-import ast
-import json
+import io
 import struct
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from nb101_records import framed, hand_made_cells, record, runs, write_tfrecord
+from nb101_records import framed, hand_made_cells, record, runs, suite_zero_cells, write_tfrecord
 
 import nasgym  # noqa: F401  (registers the env ids)
+from nasgym.cli import main
 from nasgym.spaces import NB101Space, get_space
 from nasgym.spaces.nb101 import INPUT, NB101_OPS, OUTPUT, cell_choices, cell_hash, choices_cell, is_valid, prune
 from nasgym.tables import TableStore, import_paths, load_table
 from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers.nb101 import crc32c, decode_model_metrics, masked_crc32c
-
-NASLIB_OPS = {0: INPUT, 1: OUTPUT, 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}
-
 
 def import_file(folder: Path, datas: list[bytes], name: str = "nasbench_only108.tfrecord") -> Path:
     """Write and import one file into the cache ``folder / 'cache'``; returns that cache."""
@@ -52,15 +49,7 @@ def test_protocol_buffer_decoding_by_hand():
 # --- the real cells ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_cells(shared_data):
-    """The 500 records of the shared data: (raw 7x7 cell, NAS-Bench-Suite-Zero's values)."""
-    path = shared_data / "nb101" / "zc_nasbench101.json"
-    if not path.is_file():
-        pytest.skip(f"{path.name} missing from the shared data")
-    cells = []
-    for key, values in json.loads(path.read_text())["nasbench101"]["cifar10"].items():
-        entries = ast.literal_eval(key)
-        cells.append(((np.array(entries[:49]).reshape(7, 7), [NASLIB_OPS[c] for c in entries[49:]]), values))
-    return cells
+    return suite_zero_cells(shared_data)
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +255,37 @@ def test_without_the_import_gym_make_names_the_official_file(tmp_path, flavour):
         gym.make(f"NAS-Bench-101-{flavour}-v0", cache_dir=tmp_path)
     with pytest.raises(ValueError, match=r"nasbench_only108\.tfrecord"):
         get_space("nb101", tmp_path)
+
+
+def test_arch_strings_tokens_and_missing_cells(full_cache, cells):
+    space = NB101Space.load(full_cache)
+    for bad in ("edges=0-7|ops=" + ",".join([NB101_OPS[0]] * 5), "0-1|" + ",".join([NB101_OPS[0]] * 5),
+                "edges=0-1,0-1|ops=" + ",".join([NB101_OPS[0]] * 5), "edges=0-6|ops=conv3x3", 7):  # fmt: skip
+        with pytest.raises(ValueError, match=r"arch string .* is malformed .*e\.g\. 'edges=0-1"):
+            space.from_string(bad)
+    # at an edge, token t means t mod 2: the Sequential env takes every token of Discrete(3)
+    tokens = space.sequence_of(space.choices_of(3))
+    aliased = [2 if k < 21 and t == 0 else t for k, t in enumerate(tokens)]
+    assert space.sequence_index(aliased) == 3 and space.sequence_valid([], 2)
+    assert space.sequence_mask([]).tolist() == [True, True, False]
+    assert space.sequence_mask([0] * 21).tolist() == [True, True, True]
+    # a NAS-Bench-101 cell that this (partial) table lacks: no index, but an action still queries one
+    imported = {cell_hash(*cell) for cell in cells}
+    missing = next(cell for cell in hand_made_cells(60, seed=2) if cell_hash(*cell) not in imported)
+    with pytest.raises(ValueError, match=r"the imported table lacks \(it holds 30 cells\)"):
+        space.index_of(cell_choices(*missing))
+    assert 0 <= space.decode_choices(cell_choices(*missing)) < space.size
+
+
+def test_the_command_imports_the_file_and_names_a_bad_record(tmp_path, cells, monkeypatch, capsys):
+    monkeypatch.setenv("NASGYM_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_tfrecord(tmp_path / "nasbench_only108.tfrecord", runs(cells[:4]))
+    stdout = io.StringIO()
+    assert main(["data", "import", str(path)], stdout=stdout) == 0
+    assert "12 records: 4 cells at 108 epochs, up to 3 repeats each" in stdout.getvalue()
+    assert NB101Space.load().size == 4
+    write_tfrecord(path, [record(cells[0], 108, 0.9, 0.9, 1.0), record(cells[1], 108, 2.0, 0.9, 1.0)])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "import", str(path)], stdout=io.StringIO())
+    assert exit_info.value.code == 2
+    assert f"{path}: record 1: valid_acc is 200.0" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from nasgym.spaces.base import SearchSpace
+from nasgym.spaces.tokens import ModuloTokens
 
 NB101_OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 INPUT, OUTPUT = "input", "output"
@@ -264,7 +264,7 @@ def hash_words(module_hash: str) -> list[int]:
     return [int(module_hash[8 * k : 8 * k + 8], 16) for k in range(_HASH_WORDS)]
 
 
-class NB101Space(SearchSpace):
+class NB101Space(ModuloTokens):
     """The NAS-Bench-101 cells of an imported table; index = row of the table.
 
     The table (``nasgym data import nasbench_only108.tfrecord``) holds one row per unique cell, in
@@ -462,14 +462,9 @@ class NB101Space(SearchSpace):
         return 2.0 * encoded.reshape(encoded.shape[:-2] + (-1,)) - np.float32(1.0)
 
     # --- tokens: one per decision, Discrete(3); at an edge, token t means t mod 2 -----------------
-    def sequence_valid(self, prefix: list[int], token: int) -> bool:
-        return 0 <= token < self.max_choices
-
-    def sequence_mask(self, prefix: list[int]) -> np.ndarray:
-        """The canonical tokens of the next decision: 0, 1 at an edge, 0..2 at an op."""
-        return np.arange(self.max_choices) < self._n_choices_list[len(prefix)]
-
     def sequence_index(self, tokens: list[int]) -> int:
+        """The row of the cell the tokens name (read modulo each decision's choices), by
+        :meth:`decode_choices`."""
         return self.decode_choices(np.array([t % n for t, n in zip(tokens, self._n_choices_list, strict=True)]))
 
     # --- strings ------------------------------------------------------------------------------

@@ -155,3 +155,32 @@ def test_bad_actions_raise_a_value_error_naming_actions(env_id):
     with pytest.raises(ValueError, match="actions"):
         envs.step(good[:1])
     envs.step(good)  # a rejected batch changed nothing
+
+
+def test_observation_ranks_order_values_then_indices():
+    """The top-K's order: by value, ties by index (the heap's tuples); an architecture observing
+    the same value with two seeds has one rank, and each rank maps back to its value."""
+    valid = np.array([[90.0, 80.0], [80.0, 80.0], [np.nan, 95.0]])
+    ranks, values = vector._observation_ranks(valid)
+    assert ranks.reshape(3, 2).tolist() == [[2, 0], [1, 1], [4, 3]]
+    assert values[0] == -np.inf and values[1:4].tolist() == [80.0, 80.0, 90.0] and values[4] == 95.0
+
+
+def test_an_episode_longer_than_the_space_queries_every_architecture_and_repeats():
+    """With a budget above the space's size every architecture gets queried and then repeated: the
+    search history must hold them all (and the native env must still equal SyncVectorEnv)."""
+    env_id = next(row.id for row in VECTOR_ROWS if gym.spec(row.id).entry_point.endswith(":GlobalNASEnv"))
+    size = get_space(gym.spec(env_id).kwargs["space"]).size
+    native, sync = make_pair(env_id, 2, budget=size + 20)
+    native.reset(seed=5), sync.reset(seed=5)
+    every = np.array(native.unwrapped._space.enumerate())  # one choice vector per architecture
+    rng = np.random.default_rng(5)
+    order = np.stack([rng.permutation(size), rng.permutation(size)], axis=1)
+    for step in range(size + 19):  # every architecture once, then a few again
+        batch = every[order[step % size]]
+        native_step, sync_step = native.step(batch), sync.step(batch)
+    np.testing.assert_equal(native_step, sync_step)
+    assert native_step[4]["n_queries"].tolist() == [size + 19] * 2
+    np.testing.assert_equal(native.step(batch), sync.step(batch))  # the budget-th query truncates both
+    native.close()
+    sync.close()

@@ -35,6 +35,8 @@ from nasgym.spaces.base import SearchSpace
 DRAW_BLOCK = 512
 #: the metrics of a query (info keys besides arch, index, n_queries, sim_time and best_*)
 _QUERY_KEYS = ("valid_acc", "test_acc", "flops", "params", "latency", "cost")
+#: the query metrics that do not depend on the drawn seed
+_CONSTANT_KEYS = ("test_acc", "flops", "params", "latency")
 
 _ARCH_STRINGS: dict[tuple, np.ndarray] = {}
 
@@ -50,17 +52,24 @@ def _all_arch_strings(space: SearchSpace) -> np.ndarray:
     return strings
 
 
-class _PreDrawn:
-    """Stands in for the generator of :meth:`TabularEvaluator.evaluate`: hands it the draws taken
-    from the sub-envs' own generators (one per query, as :meth:`TabularEvaluator.evaluate_one`)."""
+def _observation_ranks(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top-K's order of every observation: the dense rank of ``(validation accuracy, index)``
+    (the tuples of :class:`~nasgym.envs.base.SearchHistory`'s heap) of column ``s`` of architecture
+    ``i`` at ``i * columns + s``, and the value of each rank, shifted by one behind ``-inf`` (the
+    rank -1 of a free top-K slot)."""
+    values = valid.reshape(-1)
+    index = np.repeat(np.arange(valid.shape[0]), valid.shape[1])
+    order = np.lexsort((index, values))
+    values, index = values[order], index[order]
+    distinct = np.ones(len(order), dtype=bool)
+    distinct[1:] = (values[1:] != values[:-1]) | (index[1:] != index[:-1])
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.cumsum(distinct) - 1
+    return ranks, np.concatenate([[-math.inf], values[distinct]])
 
-    def __init__(self, draws: np.ndarray | None) -> None:
-        self._draws = draws
 
-    def random(self, size: tuple[int, ...]) -> np.ndarray:
-        if self._draws is None or tuple(np.shape(self._draws)) != tuple(np.atleast_1d(size)):
-            raise RuntimeError("the tabular evaluator asked for other random numbers than one uniform draw per query")
-        return self._draws
+#: ``rows`` meaning every sub-env: a slice, so gathers are views and scatters plain copies
+_ALL = slice(None)
 
 
 class NASVectorEnv(VectorEnv):
@@ -120,8 +129,10 @@ class NASVectorEnv(VectorEnv):
       default) is vectorised: other evaluators raise a `ValueError` that points to
       `vectorization_mode="sync"`.
 
-    Memory: 24 bytes per (sub-env, architecture of the space) for the search histories, 384 MB
-    for 1,024 NAS-Bench-201 envs, allocated (and touched) at construction.
+    Memory, allocated (and touched) at construction: the search histories take 2 bytes per
+    (sub-env, architecture of the space) (4 where an episode can query 32,768 distinct
+    architectures or more) and 20 bytes per (sub-env, query of an episode: ``min(budget, size +
+    1)``), the pre-drawn uniforms 4 KiB per sub-env.
 
     ## Version History
 
@@ -176,8 +187,16 @@ class NASVectorEnv(VectorEnv):
         self._arch_strings = _all_arch_strings(space)
         #: the canonical index of a choice vector is its dot product with these (a product space)
         self._radix = space.index_of(np.eye(space.n_decisions, dtype=np.int64))
-        # per-architecture values that do not depend on the drawn seed (test accuracy, ...)
-        self._test_acc = np.asarray(self._evaluator.evaluate(np.arange(size), _PreDrawn(np.zeros(size)))["test_acc"])
+        # what a query observes: column int(draw * n_seeds[i]) of architecture i, at flat offset
+        # i * columns + column of the (valid_acc, cost) rows, and its rank in the top-K's order
+        valid, cost, self._n_seeds = self._evaluator.observation_table()
+        self._columns = valid.shape[1]
+        self._observed = np.stack([valid.reshape(-1), cost.reshape(-1)])
+        self._observation_rank, self._rank_value = _observation_ranks(valid)
+        # the metrics that do not depend on the drawn seed, one row per key of _CONSTANT_KEYS
+        constant = self._evaluator.evaluate(np.arange(size), np.random.default_rng(0))
+        self._constant = np.stack([np.asarray(constant[key], dtype=np.float64) for key in _CONSTANT_KEYS])
+        self._test_acc = self._constant[_CONSTANT_KEYS.index("test_acc")]
         self._rows = np.arange(n)
         self._all_rows_mask = np.ones(n, dtype=bool)
 
@@ -187,24 +206,35 @@ class NASVectorEnv(VectorEnv):
         self._next_draw = np.full(n, DRAW_BLOCK, dtype=np.int64)
         self._draws_aligned = True  # every sub-env at the same position in its block
 
-        # search histories: one row (sum, count, first-query stamp) of the observed validation
-        # accuracies of each (sub-env, architecture), at sub-env * size + index, so a query reads
-        # and writes one row; a row belongs to the current episode when its stamp is >= the
-        # episode's first stamp (so a reset writes nothing per architecture). Stamps count each
-        # sub-env's queries (exact in float64 up to 2**53).
-        self._stats = np.zeros((n * size, 3))
-        self._stats.fill(0.0)  # touch every page now: page faults would otherwise land on the first steps
-        self._next_stamp = np.ones(n)  # per sub-env, never reset
-        self._episode_stamp = np.ones(n)
+        # search histories: each sub-env's log holds the episode's distinct architectures in query
+        # order (their index, sum and count of observed validation accuracies; the slot is
+        # Incumbent's first-query position), and _slot_of at sub-env * size + index holds the slot
+        # of an architecture plus one, 0 while the episode has not queried it (a reset clears the
+        # entries of every architecture in the log: those of the episode, and harmlessly others of
+        # the same sub-env, void or from earlier episodes; the log starts with index 0 for that)
+        slots = min(self._budget, size + 1)  # distinct architectures an episode logs, and a void one
+        # (np.full writes every page now: page faults would otherwise land on the first steps)
+        self._slot_of = np.full(n * size, 0, dtype=np.int16 if slots < 2**15 else np.int32)
+        self._row_offset = self._rows * size
+        self._log_offset = self._rows * slots
+        self._log_index = np.full(n * slots, 0, dtype=np.int32)
+        self._log_sum = np.full(n * slots, 0.0)
+        self._log_count = np.full(n * slots, 0.0)
+        self._n_distinct = np.zeros(n, dtype=np.int64)
         self._n_queries = np.zeros(n, dtype=np.int64)
         self._sim_time = np.zeros(n)
         self._best_index = np.full(n, -1, dtype=np.int64)
         self._best_mean = np.full(n, -math.inf)
-        # top-K by best observed validation accuracy: slots 0..len-1 used, index -1 in free slots
-        # top-K by best observed validation accuracy; a free slot holds (-inf, -1), so it is the
-        # first evicted, and index -1 reads the zero row appended to the one-hot encodings
-        self._top_index = np.full((n, self._top_k), -1, dtype=np.int64)
-        self._top_value = np.full((n, self._top_k), -math.inf)
+        self._best_slot = np.full(n, -1, dtype=np.int64)
+        # the best's arch string and test accuracy, set when the best changes (read where it is >= 0)
+        self._best_arch = np.full(n, "", dtype=object)
+        self._best_test_acc = np.full(n, math.nan)
+        # top-K by (best observed validation accuracy, index) as observation ranks, slot-major
+        # (reductions over the K slots are then whole-row operations); a free slot holds rank -1
+        # and index -1, so it is the first evicted, and index -1 reads the zero row appended to
+        # the encodings
+        self._top_index = np.full((self._top_k, n), -1, dtype=np.int64)
+        self._top_rank = np.full((self._top_k, n), -1, dtype=np.int64)
         self._top_len = np.zeros(n, dtype=np.int64)
         self._top_floor = np.full(n, -math.inf)  # the smallest member's value (-inf while not full)
         self._onehots_or_zero = np.vstack([self._onehots, np.zeros_like(self._onehots[:1])])
@@ -214,7 +244,6 @@ class NASVectorEnv(VectorEnv):
         # each row's mean top-K features (the space's uniform features while empty)
         self._uniform_top_k = np.asarray(space.uniform_features(), dtype=np.float32)
         self._top_observation = np.tile(self._uniform_top_k, (n, 1))
-        self._autoreset = np.zeros(n, dtype=bool)
         self._started = False
 
     # --- Gymnasium API --------------------------------------------------------------------------
@@ -250,12 +279,12 @@ class NASVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         n = self.num_envs
-        resetting = self._autoreset
-        active = self._rows if not resetting.any() else np.flatnonzero(~resetting)
+        resetting = self._n_queries >= self._budget  # truncated on the previous step
+        active = _ALL if not resetting.any() else np.flatnonzero(~resetting)
         query_rows, indices = self._apply_actions(actions, active)
         metrics = None
-        if query_rows.size == n:  # every sub-env queried: the common case
-            metrics = self._query(query_rows, indices)
+        if query_rows is _ALL:  # every sub-env queried: the common case
+            metrics = self._query(_ALL, indices)
             rewards = metrics.pop("reward")
             truncations = self._n_queries >= self._budget
         else:
@@ -264,19 +293,19 @@ class NASVectorEnv(VectorEnv):
                 metrics = self._query(query_rows, indices)
                 rewards[query_rows] = metrics.pop("reward")
                 truncations[query_rows] = self._n_queries[query_rows] >= self._budget
-        if active.size < n:
+        if active is not _ALL:
             self._reset_rows(np.flatnonzero(resetting))
-        self._autoreset = truncations.copy()
-        infos = self._infos(self._rows, query_rows, indices, metrics)
+        infos = self._infos(_ALL, query_rows, indices, metrics)
         return self._observations(), rewards, np.zeros(n, dtype=bool), truncations, infos
 
     def close_extras(self, **kwargs: Any) -> None:
         self._template.close()
 
     # --- flavour hooks ------------------------------------------------------------------------
-    def _apply_actions(self, actions: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Check the actions of ``rows`` (a ``ValueError`` naming ``actions``), advance the
-        sub-envs, and return the rows that query and the canonical indices they query."""
+    def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
+        """Check the actions of ``rows`` (an index array, or :data:`_ALL`; a ``ValueError`` naming
+        ``actions``), advance the sub-envs, and return the rows that query (:data:`_ALL` when
+        every sub-env does) and the canonical indices they query."""
         raise NotImplementedError
 
     def _observations(self) -> np.ndarray:
@@ -288,30 +317,33 @@ class NASVectorEnv(VectorEnv):
 
     # --- search histories ---------------------------------------------------------------------
     def _reset_rows(self, rows: np.ndarray) -> None:
-        self._episode_stamp[rows] = self._next_stamp[rows]
+        self._slot_of[self._log_index.reshape(self.num_envs, -1)[rows] + self._row_offset[rows, None]] = 0
+        self._n_distinct[rows] = 0
         self._n_queries[rows] = 0
         self._sim_time[rows] = 0.0
         self._best_index[rows] = -1
         self._best_mean[rows] = -math.inf
-        self._top_index[rows] = -1
-        self._top_value[rows] = -math.inf
+        self._best_slot[rows] = -1
+        self._top_index[:, rows] = -1
+        self._top_rank[:, rows] = -1
         self._top_len[rows] = 0
         self._top_floor[rows] = -math.inf
         self._top_observation[rows] = self._uniform_top_k
         self._onehot_sum[rows] = 0.0
-        self._autoreset[rows] = False
         self._reset_flavour(rows)
 
-    def _take_draws(self, rows: np.ndarray) -> np.ndarray:
-        """One uniform draw per row, from each sub-env's generator in order."""
-        if rows.size == self.num_envs and self._draws_aligned:  # one position for all: a row copy
-            position = int(self._next_draw[0])
-            if position >= DRAW_BLOCK:
-                for i, rng in enumerate(self._rngs):
-                    self._draws[:, i] = rng.random(DRAW_BLOCK)
-                position = 0
-            self._next_draw.fill(position + 1)
-            return self._draws[position].copy()
+    def _take_draws(self, rows: np.ndarray | slice) -> np.ndarray:
+        """One uniform draw per row (a new array), from each sub-env's generator in order."""
+        if rows is _ALL:
+            if self._draws_aligned:  # one position for all: a row copy
+                position = int(self._next_draw[0])
+                if position >= DRAW_BLOCK:
+                    for i, rng in enumerate(self._rngs):
+                        self._draws[:, i] = rng.random(DRAW_BLOCK)
+                    position = 0
+                self._next_draw.fill(position + 1)
+                return self._draws[position].copy()
+            rows = self._rows
         position = self._next_draw[rows]
         empty = position >= DRAW_BLOCK
         if empty.any():
@@ -322,11 +354,18 @@ class NASVectorEnv(VectorEnv):
         self._draws_aligned = bool((self._next_draw == self._next_draw[0]).all())
         return self._draws[position, rows]
 
-    def _query(self, rows: np.ndarray, indices: np.ndarray) -> dict[str, np.ndarray]:
+    def _query(self, rows: np.ndarray | slice, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Evaluate one architecture per row, record it in the histories; the metrics and reward."""
-        draws = _PreDrawn(self._take_draws(rows) if self._seed_noise else None)
-        metrics = {k: np.asarray(v, dtype=np.float64) for k, v in self._evaluator.evaluate(indices, draws).items()}
-        valid = metrics["valid_acc"]
+        if self._seed_noise:  # the column each query observes, as TabularEvaluator.evaluate_one draws it
+            observation = self._take_draws(rows)
+            observation *= self._n_seeds.take(indices)
+            observation = observation.astype(np.int64)
+            observation += indices * self._columns
+        else:
+            observation = indices
+        valid, cost = self._observed.take(observation, axis=1)
+        metrics = dict(zip(_CONSTANT_KEYS, self._constant.take(indices, axis=1), strict=True))
+        metrics["valid_acc"], metrics["cost"] = valid, cost
         if self._reward_fn is valid_acc_reward:
             metrics["reward"] = valid / 100.0
         else:  # any other reward sees the metrics dict of each query, as in the single env
@@ -334,114 +373,143 @@ class NASVectorEnv(VectorEnv):
             queries = [dict(zip(_QUERY_KEYS, values, strict=True)) for values in rows_of_values]
             metrics["reward"] = np.array([float(self._reward_fn(query)) for query in queries])
         self._n_queries[rows] += 1
-        self._sim_time[rows] += metrics["cost"]
+        self._sim_time[rows] += cost
         self._observe(rows, indices, valid)
-        self._update_top_k(rows, indices, valid)
+        self._update_top_k(rows, indices, valid, self._observation_rank.take(observation))
         return metrics
 
-    def _observe(self, rows: np.ndarray, indices: np.ndarray, valid: np.ndarray) -> None:
+    def _observe(self, rows: np.ndarray | slice, indices: np.ndarray, valid: np.ndarray) -> None:
         """:meth:`nasgym.selection.Incumbent.observe` of each row, on arrays: a query clearly ahead
-        of its row's best takes its place; the rare rest (within rounding of the best, or the best
-        queried again) goes through the exact rules one row at a time."""
-        flat = rows * self._size
-        flat += indices
-        stats = self._stats.take(flat, axis=0)  # (take: row fancy indexing is ~10x slower)
-        stamps = self._next_stamp[rows]
-        seen = stats[:, 2] >= self._episode_stamp[rows]
-        best_index, best_mean = self._best_index[rows], self._best_mean[rows]
-        if seen.any():
-            stats[:, 0] = np.where(seen, stats[:, 0] + valid, valid)
-            stats[:, 1] = np.where(seen, stats[:, 1] + 1.0, 1.0)
-            stats[:, 2] = np.where(seen, stats[:, 2], stamps)
-            mean = stats[:, 0] / stats[:, 1]
-            repeats_best = indices == best_index
-        else:  # new architectures only: the common case
-            stats[:, 0], stats[:, 1], stats[:, 2] = valid, 1.0, stamps
-            mean, repeats_best = valid, None
-        self._stats[flat] = stats
-        self._next_stamp[rows] = stamps + 1.0
+        of its row's best, or equal to it and first queried earlier, takes its place; the best
+        queried again keeps it while its mean does not fall. The rare rest (within rounding of the
+        best but not equal, or a best that fell) goes through the exact rules one row at a time."""
+        flat = self._row_offset[rows] + indices
+        known = self._slot_of.take(flat)  # slot + 1, 0 for an architecture new to the episode
+        # every query is logged as new at the next free slot ...
+        slot = self._n_distinct[rows].copy()  # (a copy: the view of _ALL would follow the update)
+        log = self._log_offset[rows] + slot
+        self._log_index[log] = indices
+        self._log_sum[log] = valid
+        self._log_count[log] = 1.0
+        self._slot_of[flat] = slot + 1
+        self._n_distinct[rows] = slot + 1
+        mean = valid
+        again = np.flatnonzero(known)
+        if again.size:  # ... and the few queried before go to their slot instead (the new entry is void)
+            again_rows = again if rows is _ALL else rows[again]
+            slot[again] = known[again] - 1
+            self._slot_of[flat[again]] = known[again]
+            self._n_distinct[again_rows] -= 1
+            log = self._log_offset[again_rows] + slot[again]
+            total = self._log_sum[log] + valid[again]
+            count = self._log_count[log] + 1.0
+            self._log_sum[log], self._log_count[log] = total, count
+            mean = valid.copy()
+            mean[again] = total / count
 
-        ahead = mean > best_mean + _CLEAR_GAP  # (the best itself, clearly ahead, keeps its place)
-        rare = (mean >= best_mean - _CLEAR_GAP) ^ ahead  # within rounding of the best
-        if repeats_best is not None:
-            rare |= repeats_best & ~ahead
-        self._best_index[rows] = np.where(ahead, indices, best_index)
-        self._best_mean[rows] = np.where(ahead, mean, best_mean)
+        best_index, best_mean, best_slot = self._best_index[rows], self._best_mean[rows], self._best_slot[rows]
+        repeats_best = indices == best_index
+        takes = mean > best_mean + _CLEAR_GAP  # clearly ahead (NaN never is)
+        takes |= (mean == best_mean) & (slot < best_slot)  # equal, and queried first
+        keeps = repeats_best & (mean >= best_mean)  # the best queried again, its mean not fallen
+        rare = np.where(repeats_best, ~keeps, (mean >= best_mean - _CLEAR_GAP) & (mean != best_mean) & ~takes)
+        self._best_mean[rows] = np.where(takes | keeps, mean, best_mean)
+        self._best_index[rows] = np.where(takes, indices, best_index)
+        self._best_slot[rows] = np.where(takes, slot, best_slot)
+        taken = np.flatnonzero(takes)
+        if taken.size:
+            new_best = indices[taken]
+            taken = taken if rows is _ALL else rows[taken]
+            self._best_arch[taken] = self._arch_strings.take(new_best)
+            self._best_test_acc[taken] = self._test_acc.take(new_best)
         if rare.any():
-            for i, index in zip(rows[rare].tolist(), indices[rare].tolist(), strict=True):
-                self._observe_exactly(i, index)
+            rare_rows = np.flatnonzero(rare) if rows is _ALL else rows[rare]
+            for row, index in zip(rare_rows.tolist(), indices[rare].tolist(), strict=True):
+                self._observe_exactly(row, index)
 
     def _observe_exactly(self, row: int, index: int) -> None:
-        """The branches of :meth:`Incumbent.observe` a query not clearly ahead of the best takes."""
+        """The branches of :meth:`Incumbent.observe` a query neither clearly ahead of nor equal to
+        the best takes (within rounding of it, or the best fallen)."""
         best = int(self._best_index[row])
-        mean = self._mean_of(row, index)
-        if index == best:
-            if mean >= self._best_mean[row]:
-                self._best_mean[row] = mean
-            else:  # the best fell (or became NaN): who leads now
-                self._best_index[row], self._best_mean[row] = self._leader(row)
-        elif best >= 0 and self._rank(row, index) > self._rank(row, best):  # tied within rounding
-            self._best_index[row], self._best_mean[row] = index, mean
+        slot = int(self._slot_of[row * self._size + index]) - 1
+        mean = self._mean_of(row, slot)
+        if index == best:  # the best fell (or became NaN): who leads now
+            self._set_best(row, *self._leader(row))
+        elif self._rank(row, slot) > self._rank(row, int(self._best_slot[row])):  # tied within rounding
+            self._set_best(row, index, mean, slot)
 
-    def _mean_of(self, row: int, index: int) -> float:
-        total, count, _ = self._stats[row * self._size + index].tolist()
-        return total / count
+    def _set_best(self, row: int, index: int, mean: float, slot: int) -> None:
+        self._best_index[row], self._best_mean[row], self._best_slot[row] = index, mean, slot
+        if index >= 0:
+            self._best_arch[row], self._best_test_acc[row] = self._arch_strings[index], self._test_acc[index]
 
-    def _rank(self, row: int, index: int) -> tuple[float, float]:
+    def _mean_of(self, row: int, slot: int) -> float:
+        log = int(self._log_offset[row]) + slot
+        return float(self._log_sum[log] / self._log_count[log])
+
+    def _rank(self, row: int, slot: int) -> tuple[float, float]:
         """:meth:`Incumbent._rank`: the rounded mean, then the earlier first query."""
-        total, count, stamp = self._stats[row * self._size + index].tolist()
-        mean = round(total / count, COMPARE_DECIMALS)
-        return (-math.inf if math.isnan(mean) else mean, -stamp)
+        mean = round(self._mean_of(row, slot), COMPARE_DECIMALS)
+        return (-math.inf if math.isnan(mean) else mean, -slot)
 
-    def _leader(self, row: int) -> tuple[int, float]:
-        """:meth:`Incumbent._leader` of one row: the best architecture and its mean, (-1, -inf)
-        when every mean is NaN."""
-        stats = self._stats[row * self._size : (row + 1) * self._size]
-        seen = np.flatnonzero(stats[:, 2] >= self._episode_stamp[row])
-        means = stats[seen, 0] / stats[seen, 1]
+    def _leader(self, row: int) -> tuple[int, float, int]:
+        """:meth:`Incumbent._leader` of one row: the best architecture, its mean and its slot,
+        (-1, -inf, -1) when every mean is NaN."""
+        logs = slice(int(self._log_offset[row]), int(self._log_offset[row] + self._n_distinct[row]))
+        means = self._log_sum[logs] / self._log_count[logs]
         if not (means == means).any():
-            return -1, -math.inf
-        close = seen[means >= np.nanmax(means) - _CLEAR_GAP].tolist()
-        leader = max(close, key=lambda index: self._rank(row, index))
-        return leader, self._mean_of(row, leader)
+            return -1, -math.inf, -1
+        close = np.flatnonzero(means >= np.nanmax(means) - _CLEAR_GAP).tolist()
+        slot = max(close, key=lambda slot: self._rank(row, slot))
+        return int(self._log_index[logs][slot]), self._mean_of(row, slot), slot
 
-    def _update_top_k(self, rows: np.ndarray, indices: np.ndarray, valid: np.ndarray) -> None:
+    def _update_top_k(
+        self, rows: np.ndarray | slice, indices: np.ndarray, valid: np.ndarray, ranks: np.ndarray
+    ) -> None:
         """:meth:`SearchHistory._update_top_k` of each row, on arrays.
 
         Only a query above the smallest member of a full top-K (any query while it is not full)
-        can change it, so the others cost one comparison.
+        can change it, so the others cost one comparison. A member queried again keeps its best
+        observation; any other candidate replaces the smallest (value, index), a free slot first,
+        as ``heapreplace`` does.
         """
-        candidate = valid > self._top_floor[rows]
-        if not candidate.any():
+        picked = np.flatnonzero(valid > self._top_floor[rows])
+        if not picked.size:
             return
-        rows, indices, valid = rows[candidate], indices[candidate], valid[candidate]
-        members, values = self._top_index.take(rows, axis=0), self._top_value.take(rows, axis=0)
-        hit = members == indices[:, None]
-        member = hit.any(axis=1)
-        if member.any():  # a member keeps its best observation
-            values[hit] = np.maximum(values[hit], valid[member])
-        enter = ~member  # replaces the smallest (value, index), a free slot first, as heapreplace does
-        if enter.any():
-            values_in, members_in = values[enter], members[enter]
-            ties = values_in == values_in.min(axis=1, keepdims=True)
-            slot = np.where(ties, members_in, np.iinfo(np.int64).max).argmin(axis=1)
-            evicted = members_in[np.arange(slot.size), slot]
-            entering = np.flatnonzero(enter)
-            members[entering, slot] = indices[enter]
-            values[entering, slot] = valid[enter]
-            change = self._onehots.take(indices[enter], axis=0) - self._onehots_or_zero.take(evicted, axis=0)
-            self._onehot_sum[rows[enter]] += change
-            self._top_len[rows[enter]] += evicted < 0
-        self._top_index[rows], self._top_value[rows] = members, values
-        self._top_floor[rows] = values.min(axis=1)
+        rows = picked if rows is _ALL else rows[picked]
+        indices, ranks = indices[picked], ranks[picked]
+        member_ranks = self._top_rank.take(rows, axis=1)  # (K, rows)
+        hit = self._top_index.take(rows, axis=1) == indices
+        member = hit.any(axis=0)
+        if member.any():
+            again = np.flatnonzero(member)
+            kept = np.maximum(member_ranks[:, again], np.where(hit[:, again], ranks[again], -1))
+            member_ranks[:, again] = kept
+            self._top_rank[:, rows[again]] = kept
+            self._top_floor[rows[again]] = self._rank_value.take(kept.min(axis=0) + 1)
+            enter = np.flatnonzero(~member)
+            rows, indices, ranks, member_ranks = rows[enter], indices[enter], ranks[enter], member_ranks[:, enter]
+        slot = member_ranks.argmin(axis=0)
+        flat = slot * self.num_envs + rows  # the entry of each row's evicted slot
+        evicted = self._top_index.take(flat)
+        self._top_index.flat[flat] = indices
+        self._top_rank.flat[flat] = ranks
+        member_ranks[slot, self._rows[: rows.size]] = ranks
+        self._top_floor[rows] = self._rank_value.take(member_ranks.min(axis=0) + 1)
+        # the single env's order: the evicted encoding out, then the new one in
         sums = self._onehot_sum.take(rows, axis=0)
-        self._top_observation[rows] = sums / self._top_len[rows, None].astype(np.float32)
+        sums -= self._onehots_or_zero.take(evicted, axis=0)
+        sums += self._onehots.take(indices, axis=0)
+        self._onehot_sum[rows] = sums
+        length = self._top_len[rows] + (evicted < 0)
+        self._top_len[rows] = length
+        self._top_observation[rows] = sums / length[:, None].astype(np.float32)
 
     # --- infos --------------------------------------------------------------------------------
     def _infos(
         self,
-        rows: np.ndarray,
-        query_rows: np.ndarray | None = None,
+        rows: np.ndarray | slice,
+        query_rows: np.ndarray | slice | None = None,
         indices: np.ndarray | None = None,
         metrics: dict[str, np.ndarray] | None = None,
     ) -> dict[str, Any]:
@@ -452,37 +520,35 @@ class NASVectorEnv(VectorEnv):
         :param query_rows: the rows that queried, with the ``indices`` and ``metrics`` of the queries.
         """
         infos: dict[str, Any] = {}
-        if query_rows is not None and query_rows.size:
-            self._add_infos(infos, query_rows, arch=self._arch_strings[indices], index=indices)
+        if metrics is not None:
+            self._add_infos(infos, query_rows, arch=self._arch_strings.take(indices), index=indices)
             self._add_infos(infos, query_rows, **{key: metrics[key] for key in _QUERY_KEYS})
-        self._add_infos(infos, rows, n_queries=self._n_queries[rows], sim_time=self._sim_time[rows])
-        best_rows = rows[self._best_index[rows] >= 0]
-        if best_rows.size:
-            best = self._best_index[best_rows]
+        self._add_infos(infos, rows, n_queries=self._n_queries[rows].copy(), sim_time=self._sim_time[rows].copy())
+        has_best = self._best_index[rows] >= 0
+        best_rows = rows if has_best.all() else (self._rows if rows is _ALL else rows)[has_best]
+        if best_rows is _ALL or best_rows.size:
             self._add_infos(
                 infos,
                 best_rows,
-                best_valid_acc=self._best_mean[best_rows],
-                best_arch=self._arch_strings[best],
-                best_test_acc=self._test_acc[best],
+                best_valid_acc=self._best_mean[best_rows].copy(),
+                best_arch=self._best_arch[best_rows].copy(),
+                best_test_acc=self._best_test_acc[best_rows].copy(),
             )
         return infos
 
-    def _add_infos(self, infos: dict[str, Any], rows: np.ndarray, **values: np.ndarray) -> None:
-        """Add each key's values of ``rows`` (fresh arrays, in row order) and its mask."""
+    def _add_infos(self, infos: dict[str, Any], rows: np.ndarray | slice, **values: np.ndarray) -> None:
+        """Add each key's values of ``rows`` (new arrays, in row order) and its mask."""
         n = self.num_envs
-        everyone = rows.size == n
+        if rows is _ALL or rows.size == n:
+            for key, column in values.items():
+                infos[key], infos[f"_{key}"] = column, self._all_rows_mask.copy()  # (a copy is quicker than np.ones)
+            return
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
         for key, column in values.items():
-            if not everyone:
-                spread = np.full(n, None, dtype=object) if column.dtype == object else np.zeros(n, column.dtype)
-                spread[rows] = column
-                column = spread
-            if everyone:
-                mask = self._all_rows_mask.copy()  # (a copy is quicker than np.ones)
-            else:
-                mask = np.zeros(n, dtype=bool)
-                mask[rows] = True
-            infos[key], infos[f"_{key}"] = column, mask
+            spread = np.full(n, None, dtype=object) if column.dtype == object else np.zeros(n, column.dtype)
+            spread[rows] = column
+            infos[key], infos[f"_{key}"] = spread, mask.copy()
 
 
 class _TopKObservationVectorEnv(NASVectorEnv):
@@ -503,39 +569,39 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
         super().__init__(num_envs, render_mode, **env_kwargs)
         space = self._space
         self._scores_shape = (-1, space.n_decisions, space.max_choices)
-        self._choice_code = np.tile(255 - np.arange(space.max_choices), space.n_decisions)
+        self._float_radix = self._radix.astype(np.float64)  # (exact: indices are far below 2**53)
         # padded choices of uneven decisions can never win the argmax
         padding = np.where(np.arange(space.max_choices) < space.n_choices[:, None], 0.0, -np.inf)
         self._padding = padding.astype(np.float32) if np.isinf(padding).any() else None
 
-    def _apply_actions(self, actions: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
         values = np.asarray(actions, dtype=np.float32)
         if values.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {values.shape}")
-        if rows.size < self.num_envs:
+        if rows is not _ALL:
             values = values[rows]
-        inside = np.abs(values) <= 1.0  # False for NaN
-        if not inside.all():
-            raise ValueError(f"action values must be finite and within [-1, 1]; got {values[~inside][:5].tolist()}")
-        if self._padding is not None:
-            values = values + self._padding
-        return rows, self._first_argmax(values) @ self._radix
+        if values.size and not (values.min() >= -1.0 and values.max() <= 1.0):  # False for NaN
+            bad = values[~(np.abs(values) <= 1.0)]
+            raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
+        return rows, self._first_argmax(values)
 
     def _first_argmax(self, values: np.ndarray) -> np.ndarray:
-        """``argmax`` per decision (the first of equal values), shape (rows, n_decisions).
+        """The canonical index of the ``argmax`` per decision (the first of equal values) of each row.
 
-        numpy's argmax over a short last axis loops per row; this packs each value's order and
-        its choice into one int64 and takes a few maxima over whole columns instead.
+        numpy's argmax over a short last axis loops per row; this takes the running maximum over
+        the choices (one whole-array ``maximum`` per choice), and the first maximum's choice is the
+        number of running maxima still below the final one.
         """
-        bits = (values + np.float32(0.0)).view(np.int32)  # (+0.0: -0.0 and 0.0 are equal values)
-        keys = (bits ^ ((bits >> 31) & 0x7FFFFFFF)).astype(np.int64)  # ordered as the floats
-        keys <<= 8
-        keys |= self._choice_code  # 255 - choice: the first choice wins a tie
-        keys = keys.reshape(self._scores_shape)
-        best = keys[..., 0]
-        for choice in range(1, keys.shape[2]):
-            best = np.maximum(best, keys[..., choice])
-        return 255 - (best & 255)
+        scores = values.reshape(self._scores_shape)
+        if self._padding is not None:
+            scores = scores + self._padding
+        running = np.empty((scores.shape[2], *scores.shape[:2]), dtype=np.float32)
+        running[0] = scores[..., 0]
+        for choice in range(1, scores.shape[2]):
+            np.maximum(running[choice - 1], scores[..., choice], out=running[choice])
+        below = running[:-1] < running[-1]  # (equal values, 0.0 and -0.0 included, are not below)
+        choices = below.view(np.uint8).sum(axis=0, dtype=np.uint8)
+        return (choices @ self._float_radix).astype(np.int64)
 
 
 class GlobalNASVectorEnv(_TopKObservationVectorEnv):
@@ -546,17 +612,28 @@ class GlobalNASVectorEnv(_TopKObservationVectorEnv):
 
     def __init__(self, num_envs: int, render_mode: str | None = None, **env_kwargs: Any) -> None:
         super().__init__(num_envs, render_mode, **env_kwargs)
-        self._n_choices = self._space.n_choices.astype(np.uint64)  # (negative choices wrap above it)
+        n_choices = self._space.n_choices
+        # one bound for every decision where they all have as many choices (whole-array min and
+        # max: a comparison broadcast along the short decision axis loops per row)
+        self._uniform_choices = int(n_choices[0]) if (n_choices == n_choices[0]).all() else None
+        self._n_choices = n_choices.astype(np.uint64)  # (negative choices wrap above it)
 
-    def _apply_actions(self, actions: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
         choices = np.asarray(actions)
         if choices.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {choices.shape}")
-        if rows.size < self.num_envs:
+        if rows is not _ALL:
             choices = choices[rows]
-        if choices.dtype.kind not in "iu" or (choices.astype(np.uint64) >= self._n_choices).any():
+        if choices.dtype.kind not in "iu" or not self._within_range(choices):
             choices = self._space.check_choices(choices, "actions")  # raises, naming the bad choices
         return rows, choices @ self._radix
+
+    def _within_range(self, choices: np.ndarray) -> bool:
+        if not choices.size:
+            return True
+        if self._uniform_choices is not None:
+            return bool(choices.min() >= 0 and choices.max() < self._uniform_choices)
+        return not (choices.astype(np.uint64) >= self._n_choices).any()
 
 
 class SequentialNASVectorEnv(NASVectorEnv):
@@ -573,24 +650,29 @@ class SequentialNASVectorEnv(NASVectorEnv):
         self._position = np.zeros(self.num_envs, dtype=np.int64)
         self._partial_index = np.zeros(self.num_envs, dtype=np.int64)
         self._partial = np.tile(self._reset_observation, (self.num_envs, 1))
+        self._common_position = 0  # the decision every sub-env is at, -1 when they differ
+        self._no_rows = np.zeros(0, dtype=np.int64)
 
-    def _reset_flavour(self, rows: np.ndarray) -> None:
+    def _reset_flavour(self, rows: np.ndarray | slice) -> None:
         self._position[rows] = 0
         self._partial_index[rows] = 0
         self._partial[rows] = self._reset_observation
+        position = self._position
+        self._common_position = 0 if rows is _ALL else int(position[0]) if (position == position[0]).all() else -1
 
-    def _apply_actions(self, actions: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
         choice = np.asarray(actions)
-        if choice.shape != (self.num_envs,) or not np.issubdtype(choice.dtype, np.integer):
+        if choice.shape != (self.num_envs,) or choice.dtype.kind not in "iu":
             raise ValueError(f"actions must be {self.num_envs} integers (one choice per sub-env), got {actions!r}")
+        if rows is _ALL and self._common_position >= 0:
+            return self._advance_together(choice.astype(np.int64, copy=False), self._common_position)
+        rows = self._rows if rows is _ALL else rows
         choice, position = choice[rows].astype(np.int64), self._position[rows]
         n_choices = self._space.n_choices[position]
         bad = (choice < 0) | (choice >= n_choices)
         if bad.any():
-            raise ValueError(
-                f"actions out of range: sub-env {int(rows[bad][0])} is at decision {int(position[bad][0])}, which "
-                f"accepts 0..{int(n_choices[bad][0]) - 1}, got {int(choice[bad][0])}"
-            )
+            first = np.flatnonzero(bad)[0]
+            self._refuse(int(rows[first]), int(position[first]), int(choice[first]))
         index = self._partial_index[rows] + choice * self._radix[position]
         done = position == self._n_decisions - 1
         going, went = rows[~done], position[~done]
@@ -605,6 +687,37 @@ class SequentialNASVectorEnv(NASVectorEnv):
         finished = rows[done]
         self._reset_flavour(finished)
         return finished, index[done]
+
+    def _advance_together(self, choice: np.ndarray, position: int) -> tuple[np.ndarray | slice, np.ndarray]:
+        """:meth:`_apply_actions` when every sub-env steps and all are at decision ``position``
+        (sub-envs reset together stay in step): whole columns instead of per-row positions."""
+        n_choices = int(self._space.n_choices[position])
+        if not (choice.min() >= 0 and choice.max() < n_choices):
+            first = int(np.flatnonzero((choice < 0) | (choice >= n_choices))[0])
+            self._refuse(first, position, int(choice[first]))
+        index = self._partial_index + choice * self._radix[position]
+        if position == self._n_decisions - 1:
+            self._reset_flavour(_ALL)
+            return _ALL, index
+        partial, width = self._partial, self._width
+        column = position * width
+        partial[:, column + width - 1] = 0.0
+        partial[self._rows, column + choice] = 1.0
+        base = self._n_decisions * width
+        partial[:, base + position] = 0.0
+        partial[:, base + position + 1] = 1.0
+        self._position.fill(position + 1)
+        self._partial_index = index
+        self._common_position = position + 1
+        return self._no_rows, self._no_rows
+
+    def _refuse(self, row: int, position: int, choice: int) -> None:
+        """Raise the ``ValueError`` of sub-env ``row``'s out-of-range ``choice`` at decision ``position``."""
+        n_choices = int(self._space.n_choices[position])
+        raise ValueError(
+            f"actions out of range: sub-env {row} is at decision {position}, which accepts 0..{n_choices - 1}, "
+            f"got {choice}"
+        )
 
     def _observations(self) -> np.ndarray:
         return self._partial.copy()

@@ -173,6 +173,23 @@ class TabularEvaluator:
             cost[missing] = self._time_mean[indices[missing]]
         return valid, cost
 
+    def observation_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every observation a query can make, for batched callers that draw seeds themselves (the
+        native vector env): ``(valid_acc, cost, n_seeds)``, the first two of shape ``(n_archs, columns)``.
+
+        Under ``noise="seed"`` architecture ``i`` queried with the uniform draw ``u`` observes
+        column ``int(u * n_seeds[i])``, as :meth:`evaluate_one` draws it, and a seed without a train
+        time costs the mean time; under ``noise="mean"`` the one column holds the means over seeds.
+        """
+        if self.noise == "mean":
+            return self._valid_mean[:, None], self._time_mean[:, None], np.ones(len(self._valid_mean))
+        cost = np.full(self._valid.shape, np.nan)
+        if self._time is not None:
+            width = min(self._time.shape[1], cost.shape[1])
+            cost[:, :width] = self._time[:, :width]
+        cost = np.where(np.isnan(cost), self._time_mean[:, None], cost)
+        return self._valid, cost, np.asarray(self._valid_counts, dtype=np.float64)
+
     def evaluate_one(self, index: int, rng: np.random.Generator) -> dict[str, float]:
         """Metrics of one architecture as plain floats: the env's per-step path, kept lean.
 

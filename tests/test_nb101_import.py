@@ -19,6 +19,7 @@ from nasgym.spaces import NB101Space, get_space
 from nasgym.spaces.nb101 import INPUT, NB101_OPS, OUTPUT, cell_choices, cell_hash, choices_cell, is_valid, prune
 from nasgym.tables import TableStore, import_paths, load_table
 from nasgym.tables.importers.checks import DataImportError
+from nasgym.tables.importers import nb101 as nb101_importer
 from nasgym.tables.importers.nb101 import crc32c, decode_model_metrics, masked_crc32c
 
 def import_file(folder: Path, datas: list[bytes], name: str = "nasbench_only108.tfrecord") -> Path:
@@ -289,3 +290,13 @@ def test_the_command_imports_the_file_and_names_a_bad_record(tmp_path, cells, mo
         main(["data", "import", str(path)], stdout=io.StringIO())
     assert exit_info.value.code == 2
     assert f"{path}: record 1: valid_acc is 200.0" in capsys.readouterr().err
+
+
+def test_a_budget_first_seen_at_a_late_cell(tmp_path, cells, monkeypatch):
+    """The arrays of a budget grow to any row at which it first appears (files may list budgets apart)."""
+    monkeypatch.setattr(nb101_importer, "_INITIAL_ROWS", 2)
+    datas = runs(cells[:9], (108,), repeats=1) + [record(cells[8], 4, 0.5, 0.4, 3.0)]
+    table = load_table("nb101", "cifar10", import_file(tmp_path, datas, "nasbench_full.tfrecord"))
+    row = sorted(cell_hash(*cell) for cell in cells[:9]).index(cell_hash(*cells[8]))
+    assert table.values("valid_acc_4")[row, 0] == pytest.approx(50.0) and table.coverage()["valid_acc_4"] == 1
+    assert table.coverage()["valid_acc"] == 9

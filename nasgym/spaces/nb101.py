@@ -310,9 +310,9 @@ class NB101Space(ModuloTokens):
         # two 64-bit keys per hash, sorted as the hashes are: rows are found by binary search
         self._hash_high = (hashes[:, 0] << np.uint64(32)) | hashes[:, 1]
         self._hash_low = (hashes[:, 2] << np.uint64(32)) | hashes[:, 3]
-        order = np.lexsort((self._hash_low, self._hash_high))
-        if (order != np.arange(len(order))).any():
-            raise ValueError("hashes must be in ascending order, one row per cell (the table's row order)")
+        high, low = self._hash_high, self._hash_low
+        if not ((high[1:] > high[:-1]) | ((high[1:] == high[:-1]) & (low[1:] > low[:-1]))).all():
+            raise ValueError("hashes must be strictly ascending, one row per cell (the table's row order)")
         self._row_of_code: dict[int, int] | None = None  # built on first use
         self._all_features: np.ndarray | None = None
         self._feature_norms: np.ndarray | None = None
@@ -343,8 +343,8 @@ class NB101Space(ModuloTokens):
         return self._cells[self.check_index(index)]
 
     def _row_of(self, choices: list[int]) -> int | None:
-        """The row of the cell a valid choice list names, ``None`` if the table lacks it; a
-        ``ValueError`` if the cell is not in NAS-Bench-101 at all."""
+        """The row of the cell a choice list names, ``None`` if the table lacks it; a ``ValueError``
+        (from :func:`cell_hash`) if the cell is not in NAS-Bench-101 at all."""
         if self._row_of_code is None:
             self._row_of_code = dict(zip((self._cells @ self._radix_weights).tolist(), range(self.size), strict=True))
         row = self._row_of_code.get(sum(c * w for c, w in zip(choices, self._weights_list, strict=True)))
@@ -367,7 +367,10 @@ class NB101Space(ModuloTokens):
         arr = self.check_choices(choices)
         rows = []
         for vector in arr.reshape(-1, self.n_decisions).tolist():
-            row = self._row_of(vector)
+            try:
+                row = self._row_of(vector)
+            except ValueError as exc:
+                raise ValueError(f"choices {vector} name no NAS-Bench-101 cell: {exc}") from None
             if row is None:
                 raise ValueError(
                     f"choices {vector} name a NAS-Bench-101 cell that the imported table lacks (it holds "

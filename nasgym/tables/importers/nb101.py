@@ -64,6 +64,7 @@ SOURCE = "nasbench101"
 _CASTAGNOLI = 0x82F63B78  # CRC-32C polynomial, reflected
 _MASK_DELTA = 0xA282EAD8
 _BATCH = 4096  # records whose checksums are verified together
+_INITIAL_ROWS = 1024  # cells of room per budget before the arrays grow
 #: table metric -> (EvaluationData field number, its name, factor to the table's unit: percent, seconds)
 _FINAL_FIELDS = {
     "valid_acc": (4, "validation_accuracy", 100.0),
@@ -224,11 +225,12 @@ class _Cells:
             raise DataImportError(
                 f"{where}: hash {module_hash} has {params} M parameters, an earlier record {self.params[row]} M"
             )
-        table = self.values.setdefault(budget, np.full((1024, REPEATS, 3), np.nan))
-        repeats = self.repeats.setdefault(budget, np.zeros(1024, dtype=np.int64))
-        if row >= len(table):  # grow by doubling
-            self.values[budget] = table = np.concatenate([table, np.full(table.shape, np.nan)])
-            self.repeats[budget] = repeats = np.concatenate([repeats, np.zeros_like(repeats)])
+        table = self.values.setdefault(budget, np.full((_INITIAL_ROWS, REPEATS, 3), np.nan))
+        repeats = self.repeats.setdefault(budget, np.zeros(_INITIAL_ROWS, dtype=np.int64))
+        if row >= len(table):  # grow at least twofold: a budget may first appear at a late row
+            extra = max(len(table), row + 1 - len(table))
+            self.values[budget] = table = np.concatenate([table, np.full((extra, REPEATS, 3), np.nan)])
+            self.repeats[budget] = repeats = np.concatenate([repeats, np.zeros(extra, dtype=np.int64)])
         if repeats[row] == REPEATS:
             raise DataImportError(
                 f"{where}: a repeat {REPEATS + 1} of hash {module_hash} at {budget} epochs; expected {REPEATS}"

@@ -242,3 +242,26 @@ def test_the_native_vector_env_refuses_a_constraint():
     envs.reset(seed=0)
     _, _, _, _, infos = envs.step(envs.action_space.sample())
     assert infos["feasible"].dtype == bool
+
+
+@pytest.mark.parametrize("dataset, shape, classes", [("digits", (1, 8, 8), 10), ("cifar100", (3, 32, 32), 100)])
+def test_convnet_formulas_equal_the_counts_of_the_built_network(dataset, shape, classes):
+    """The ConvNet envs train every query: their constraint reads these formulas, checked against
+    the counters the live evaluator applies to the trained network."""
+    from nasgym.models.convnet_net import build
+    from nasgym.models.profile import count_flops, count_params
+
+    space = get_space("convnet")
+    choices = space.enumerate()[::61]
+    formulas = space.resources(choices, dataset)
+    for row, arch in enumerate(choices):
+        network = build(arch, classes, shape[0])
+        assert formulas["params"][row] == pytest.approx(count_params(network), rel=1e-12)
+        assert formulas["flops"][row] == pytest.approx(count_flops(network, (1, *shape)), rel=1e-12)
+
+
+def test_a_live_convnet_env_takes_a_constraint_without_training():
+    env = gym.make("ConvNet-Global-v0", budget=1, constraint={"params": 0.02}).unwrapped
+    params = get_space("convnet").resources(env.search_space.enumerate(), "digits")["params"]
+    assert np.array_equal(env.constraint.feasible_mask, params <= 0.02)
+    assert env.evaluator.n_trained == 0 and env.history.n_queries == 0

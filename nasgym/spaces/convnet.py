@@ -105,6 +105,28 @@ class ConvNetSpace(SearchSpace):
         depth = arr[0] + 1
         return [(KERNELS[arr[1 + i]], CHANNELS[arr[1 + MAX_DEPTH + i]]) for i in range(depth)]
 
+    def resources(self, choices: np.ndarray, dataset: str) -> dict[str, np.ndarray]:
+        """Exact ``flops`` and ``params`` (M) of the networks on ``dataset``, counted as the live
+        evaluator counts the trained network (:mod:`nasgym.models.profile`): bias-free convs with
+        "same" padding at the input resolution, BatchNorm scale and shift, the linear classifier
+        with its bias. Empty on a dataset whose input shape is unknown here."""
+        from nasgym.training.data import FORMATS  # loads torch: only when resources are asked for
+
+        shapes = {"digits": ((1, 8, 8), 10)} | {name: (fmt.shape, fmt.num_classes) for name, fmt in FORMATS.items()}
+        if dataset not in shapes:
+            return {}
+        (in_channels, height, width), classes = shapes[dataset]
+        arr = self.check_choices(choices)
+        active = np.arange(MAX_DEPTH) < arr[..., :1] + 1  # layers that exist at each depth
+        kernels = np.asarray(KERNELS)[arr[..., 1 : 1 + MAX_DEPTH]]
+        channels = np.where(active, np.asarray(CHANNELS)[arr[..., 1 + MAX_DEPTH :]], 0)
+        inputs = np.concatenate([np.full(arr.shape[:-1] + (1,), in_channels), channels[..., :-1]], axis=-1)
+        convs = (kernels**2 * inputs * channels).sum(axis=-1)
+        last = np.take_along_axis(channels, arr[..., :1], axis=-1)[..., 0]  # channels of the deepest layer
+        classifier = last * classes + classes
+        params = convs + 2 * channels.sum(axis=-1) + classifier
+        return {"flops": (convs * height * width + classifier) / 1e6, "params": params / 1e6}
+
     def _arch_string(self, index: int) -> str:
         return self.to_string(self.choices_of(index))
 

@@ -5,7 +5,7 @@
 
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
 (Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), ``mcts`` (Sequential),
-``enas`` and ``rsps`` (Global, on a supernet env: ``evaluator="supernet"``),
+``enas`` and ``rsps`` (Global, on a supernet env: ``evaluator="supernet"``), ``lanas`` (Global),
 and ``sb3:<Algorithm>`` for every Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS``
 (``sb3:PPO``, ``sb3:QRDQN``, ...; see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes;
 running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
@@ -19,6 +19,7 @@ from nasgym.agents.base import QUERY_KEYS, QueryRecorder, SearchAgent, SearchRes
 from nasgym.agents.enas import ENAS
 from nasgym.agents.l2nas import L2NAS
 from nasgym.agents.l2nas_plus import L2NASPlus
+from nasgym.agents.lanas import LaNAS
 from nasgym.agents.local_search import LocalSearch
 from nasgym.agents.mcts import MCTS
 from nasgym.agents.random_search import RandomSearch
@@ -31,7 +32,8 @@ from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Ag
 AGENTS: dict[str, type[SearchAgent]] = {
     agent.name: agent
     for agent in (
-        RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS, ENAS, RSPS
+        RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS, ENAS, RSPS,
+        LaNAS,
     )
 }
 
@@ -52,6 +54,7 @@ __all__ = [
     "ENAS",
     "L2NAS",
     "L2NASPlus",
+    "LaNAS",
     "MCTS",
     "QUERY_KEYS",
     "SB3_AGENT_NAMES",

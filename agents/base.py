@@ -31,6 +31,7 @@ class SearchResult:
     :param queries: one dict per query with :data:`QUERY_KEYS` (and :data:`CONSTRAINT_KEYS` on a
         constrained env), in query order.
     :param wall_time: seconds the run took.
+    :param agent_stats: what the agent reports of its own run (:meth:`SearchAgent.stats`; ``{}``: nothing).
     """
 
     agent: str
@@ -38,6 +39,7 @@ class SearchResult:
     seed: int
     queries: list[dict[str, Any]] = field(default_factory=list)
     wall_time: float = 0.0
+    agent_stats: dict[str, Any] = field(default_factory=dict)
 
     def selected(self) -> tuple[dict[str, Any], float] | None:
         """The architecture the search returns, by :class:`~nasgym.selection.Incumbent`'s rule (the best
@@ -55,7 +57,8 @@ class SearchResult:
     def summary(self) -> dict[str, Any]:
         """The selected architecture (:meth:`selected`): ``best_valid_acc`` (the mean of its observed
         validation accuracies), ``best_test_acc``, ``best_arch``, ``queries_to_best`` (the number of
-        queries made when it was first queried), and the run's ``n_queries``, ``sim_time``, ``wall_time``;
+        queries made when it was first queried), and the run's ``n_queries``, ``sim_time``, ``wall_time``,
+        ``agent_stats``;
         on a constrained env also ``best_resource`` (the selected architecture's constrained metrics,
         ``None`` without a feasible query) and ``n_feasible_queries``."""
         selected = self.selected()
@@ -78,6 +81,7 @@ class SearchResult:
             "n_queries": len(self.queries),
             "sim_time": self.queries[-1]["sim_time"] if self.queries else 0.0,
             "wall_time": self.wall_time,
+            "agent_stats": self.agent_stats,
             **constrained,
         }
 
@@ -199,6 +203,11 @@ class SearchAgent(ABC):
         """
         return None
 
+    def stats(self) -> dict[str, Any]:
+        """What the agent reports of its last search beside its queries (JSON-able values; LaNAS:
+        its sampler's fallbacks), kept in :attr:`SearchResult.agent_stats`. ``{}`` by default."""
+        return {}
+
     def run(
         self,
         env: gym.Env,
@@ -217,7 +226,8 @@ class SearchAgent(ABC):
         recorder = QueryRecorder(env, on_query)
         start = time.perf_counter()
         self.search(recorder, seed)
-        return SearchResult(self.name, env_id or env_name(env), seed, recorder.queries, time.perf_counter() - start)
+        wall_time = time.perf_counter() - start
+        return SearchResult(self.name, env_id or env_name(env), seed, recorder.queries, wall_time, self.stats())
 
     @abstractmethod
     def search(self, env: gym.Env, seed: int) -> None:

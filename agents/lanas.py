@@ -7,16 +7,16 @@ actions for Monte Carlo tree search" (LaNAS; official code in the LaMCTS reposit
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from nasgym.agents._utils import agent_rng, check_float, check_int, sample_categorical
+from nasgym.agents._utils import agent_rng, check_float, check_int
 from nasgym.agents.base import SearchAgent
 from nasgym.spaces.base import SearchSpace
 
-#: spaces up to this size are enumerated when the space does not say whether it can be.
-_ENUMERATE_LIMIT = 2_000_000
 #: accepted values of LaNAS's ``sampler`` argument.
 SAMPLERS = ("auto", "exact", "hit-and-run")
 #: a node whose predictions spread less than this (relative) is left unsplit: its model saw no signal.
@@ -35,13 +35,6 @@ def ucb(mean: float, n_child: int, n_parent: int, cp: float) -> float:
     if n_child == 0:
         return math.inf
     return mean + 2.0 * cp * math.sqrt(2.0 * math.log(n_parent) / n_child)
-
-
-def is_enumerable(space: SearchSpace) -> bool:
-    """Whether ``space`` may be enumerated: its ``enumerable`` flag, or a size up to 2 million
-    where the space has none."""
-    flag = getattr(space, "enumerable", None)
-    return bool(flag) if flag is not None else space.size <= _ENUMERATE_LIMIT
 
 
 class PartitionTree:
@@ -82,13 +75,16 @@ class PartitionTree:
         return self.scores(node, features) > self.thresholds[node]
 
     def fit(self, features: np.ndarray, values: np.ndarray) -> None:
-        """Refit every node on all samples (the whole tree is rebuilt; deterministic).
+        """Refit every node on all samples (the whole tree is rebuilt; deterministic: the same
+        data gives the same partition).
 
         :param features: (n, n_features) samples.
         :param values: (n,) their values.
         """
-        features = np.asarray(features, dtype=np.float64)
-        values = np.asarray(values, dtype=np.float64)
+        with threadpool_limits(limits=1, user_api="blas"):  # small fits: threads only slow them down
+            self._fit(np.asarray(features, dtype=np.float64), np.asarray(values, dtype=np.float64))
+
+    def _fit(self, features: np.ndarray, values: np.ndarray) -> None:
         self.weights[:] = 0.0
         self.thresholds[:] = 0.0
         self.is_split[:] = False
@@ -172,8 +168,8 @@ class PartitionTree:
             kids = [k for k in (2 * node + 1, 2 * node + 2) if eligible is None or eligible[k]]
             if not kids:
                 break
-            n_parent = int(self.counts[node])
-            node = max(kids, key=lambda k: ucb(self.mean(k), int(self.counts[k]), max(n_parent, 1), cp))
+            n_parent = max(int(self.counts[node]), 1)
+            node = max(kids, key=lambda k: ucb(self.mean(k), int(self.counts[k]), n_parent, cp))
         return node
 
 
@@ -182,15 +178,20 @@ class ExactLeafSampler:
     enumerated: every architecture is pushed down the tree at each refit (vectorised), as the
     official NAS-Bench-101 code does.
 
-    :param space: the search space (enumerated once).
+    :param space: the search space (enumerated once; row ``i`` is the architecture of index ``i``).
     """
 
     def __init__(self, space: SearchSpace) -> None:
         self.choices = space.enumerate()
-        self.features = np.asarray(space.features(self.choices), dtype=np.float64)
+        self.features = check_features(space, self.choices)
+        self.n_features = self.features.shape[1]
         self.remaining = np.ones(len(self.choices), dtype=bool)
         self.leaf = np.zeros(len(self.choices), dtype=np.int64)
         self.left = np.zeros(1, dtype=np.int64)
+
+    def encode(self, indices: np.ndarray, choices: np.ndarray) -> np.ndarray:
+        """The features the tree sees of architectures given by canonical indices (their rows)."""
+        return self.features[indices]
 
     def repartition(self, tree: PartitionTree) -> None:
         """Assign every architecture to its region of ``tree``, and count the unqueried per node."""
@@ -204,6 +205,7 @@ class ExactLeafSampler:
         return self.left > 0
 
     def mark_queried(self, index: int) -> None:
+        """Take the architecture of canonical index ``index`` out of its region's candidates."""
         if self.remaining[index]:
             self.remaining[index] = False
             for node in PartitionTree.path(int(self.leaf[index])):
@@ -218,58 +220,96 @@ class ExactLeafSampler:
 
 
 class PolytopeLeafSampler:
-    """Sampling in a region of a space too large to enumerate: hit-and-run in the relaxed polytope
-    of the region's constraints, then rounding to architectures that satisfy every constraint.
+    """Sampling in a region of a space too large to enumerate: discrete hit-and-run over the
+    architectures of the region's polytope.
 
-    The relaxation replaces each decision's one-hot vector by a probability vector over its choices
-    (a simplex); the space's features must be an affine function of the one-hot encoding (checked
-    here), so each constraint of the region is a half-space of the product of simplices. Chains of
-    hit-and-run (a random direction in the simplices' plane, a uniform point on the chord where all
-    constraints and all probabilities hold) start from random convex combinations of the region's
-    samples, which lie in the polytope; each end point is rounded by drawing every decision from its
-    probability vector (the rounded one-hot's mean is the point), and only architectures that
-    satisfy *all* constraints of the region, exactly as the tree tests them, and are not queried yet
-    are kept. Each round runs ``chains`` chains of ``steps`` steps; survivors are kept per region
-    until the next refit.
+    The tree's features are the space's own (``space.features``) where they are an affine function
+    of the decisions' concatenated one-hot blocks (checked by :func:`affine_features`), else the
+    one-hot blocks themselves, so every constraint of a region is a half-space in the one-hot
+    coordinates: the region's architectures are the lattice points (vertices of the product of the
+    decisions' simplices) of a polytope. ``chains`` chains walk them by discrete hit-and-run
+    (Baumert et al., 2009; :func:`hit_and_run_step`, vectorised over the chains): each step
+    redraws one random decision (every other step, two) uniformly among the choices that keep
+    every constraint, so each state is an architecture of the region and the chains converge to
+    the uniform distribution over the region's architectures that such moves reach. Chains start
+    at the region's queried architectures and carry on from where they stopped in later rounds.
+    Every architecture a round visits is tested with the tree's own arithmetic (all constraints of
+    the path, :meth:`PartitionTree.satisfies`; the walk's running sums may differ by round-off, and
+    a sample that fails is rejected and counted), and those not queried yet are kept, in random
+    order, until the next refit.
+
+    (Sampling the continuous relaxation of the polytope and rounding its points, tried first,
+    finds almost nothing new in a small region: uniform points of a thin corner of the polytope
+    round to the vertex they lie next to, which is queried already.)
 
     :param space: the search space.
-    :param chains: chains per round.
-    :param steps: hit-and-run steps per chain.
-    :param rounds: rounds tried before :meth:`sample` gives up on a region.
-    :raises ValueError: the space's features are not affine in its one-hot encoding.
+    :param chains: chains per round, >= 1.
+    :param steps: hit-and-run steps per chain and round, >= 1.
+    :param rounds: rounds tried before :meth:`sample` gives up on a region, >= 1.
     """
 
-    def __init__(self, space: SearchSpace, chains: int = 32, steps: int = 30, rounds: int = 8) -> None:
+    def __init__(self, space: SearchSpace, chains: int = 64, steps: int = 32, rounds: int = 2) -> None:
         self.space = space
-        self.chains, self.steps, self.rounds = chains, steps, rounds
+        self.chains = check_int("chains", chains, 1)
+        self.steps = check_int("steps", steps, 1)
+        self.rounds = check_int("rounds", rounds, 1)
         self.n_choices = np.asarray(space.n_choices, dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.n_choices)[:-1]])
-        self.block = np.repeat(np.arange(len(self.n_choices)), self.n_choices)
-        self.offset, self.basis = affine_features(space)
+        n_one_hot = int(self.n_choices.sum())
+        affine = affine_features(space)
+        #: ``"features"``: the space's own features (affine in the one-hot); ``"one-hot"``: the one-hot blocks.
+        self.encoding = "one-hot" if affine is None else "features"
+        self.offset, self.basis = affine if affine is not None else (np.zeros(n_one_hot), np.eye(n_one_hot))
+        self.n_features = self.basis.shape[1]
         self.queried: set[int] = set()
-        self.tree: PartitionTree | None = None
+        self.tree = PartitionTree(1, self.n_features)
         self.cache: dict[int, list[np.ndarray]] = {}
+        self.states: dict[int, np.ndarray] = {}
+        self.given_up = np.zeros(1, dtype=bool)
+        #: distinct architectures the walks proposed, those rejected by the tree's test of the region,
+        #: and regions given up (no new architecture found in :attr:`rounds` rounds).
+        self.proposed = 0
+        self.rejected = 0
+        self.regions_given_up = 0
 
-    def repartition(self, tree: PartitionTree) -> None:
-        self.tree = tree
-        self.cache.clear()
-
-    def mark_queried(self, index: int) -> None:
-        self.queried.add(index)
-
-    def relaxed(self, choices: np.ndarray) -> np.ndarray:
-        """The vertex of each choice vector: concatenated one-hot blocks, (n, sum(n_choices))."""
+    def one_hot(self, choices: np.ndarray) -> np.ndarray:
+        """Concatenated one-hot blocks of choice vectors, (n, sum(n_choices))."""
+        choices = np.asarray(choices, dtype=np.int64).reshape(-1, len(self.n_choices))
         out = np.zeros((len(choices), int(self.n_choices.sum())))
         out[np.arange(len(choices))[:, None], self.starts + choices] = 1.0
         return out
 
+    def encode(self, indices: np.ndarray | None, choices: np.ndarray) -> np.ndarray:
+        """The features the tree sees of canonical choice vectors (n, n_decisions)."""
+        return check_features(self.space, choices) if self.encoding == "features" else self.one_hot(choices)
+
+    def repartition(self, tree: PartitionTree) -> None:
+        """Sample the regions of ``tree`` from now on (the candidates and chains of the previous
+        partition are forgotten)."""
+        self.tree = tree
+        self.cache.clear()
+        self.states.clear()
+        self.given_up = np.zeros(tree.n_nodes, dtype=bool)
+
+    def eligible(self) -> np.ndarray:
+        """Nodes not given up since the last refit (a split node is given up with both children)."""
+        eligible = ~self.given_up
+        for node in range(self.tree.n_internal - 1, -1, -1):
+            if self.tree.is_split[node] and not (eligible[2 * node + 1] or eligible[2 * node + 2]):
+                eligible[node] = False
+        return eligible
+
+    def mark_queried(self, index: int) -> None:
+        """Never propose the architecture of canonical index ``index`` again."""
+        self.queried.add(index)
+
     def sample(self, node: int, region_choices: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """An unqueried architecture of ``node``'s region satisfying all its constraints, or ``None``
-        after :attr:`rounds` rounds without one.
+        after :attr:`rounds` rounds without one (the region is then given up until the next refit).
 
         :param node: the region.
-        :param region_choices: choice vectors of queried architectures in the region (chain starts;
-            at least one where the region has constraints).
+        :param region_choices: choice vectors of the queried architectures in the region (the chains'
+            starts; a region with constraints and none of them yields ``None``).
         :param rng: the agent's generator.
         """
         cached = self.cache.setdefault(node, [])
@@ -280,87 +320,128 @@ class PolytopeLeafSampler:
                     return choices
             if attempt < self.rounds:
                 cached.extend(self._round(node, region_choices, rng))
+        self.given_up[node] = True
+        self.regions_given_up += 1
         return None
 
+    def constraints(self, node: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The region's constraints in one-hot coordinates: rows ``a``, bounds ``b`` and ``strict``,
+        for ``a @ x > b`` (good side, strict) or ``a @ x >= b`` (bad side, the sign flipped)."""
+        constraints = self.tree.constraints(node)
+        parents = [parent for parent, _ in constraints]
+        strict = np.array([good for _, good in constraints], dtype=bool)
+        sign = np.where(strict, 1.0, -1.0)
+        weights = self.tree.weights[parents].reshape(len(parents), self.n_features)
+        a = sign[:, None] * (weights @ self.basis.T)
+        b = sign * (self.tree.thresholds[parents] - weights @ self.offset)
+        return a, b, strict
+
     def _round(self, node: int, region_choices: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-        tree = self.tree
-        constraints = tree.constraints(node) if tree is not None else []
-        # constraint k in relaxed coordinates: sign_k * (a_k . p - b_k) >= 0
-        a = np.array([self.basis @ tree.weights[parent] for parent, _ in constraints]).reshape(-1, self.block.size)
-        b = np.array([tree.thresholds[parent] - self.offset @ tree.weights[parent] for parent, _ in constraints])
-        sign = np.array([1.0 if good else -1.0 for _, good in constraints])
-        sizes = self.n_choices[self.block]
-        if constraints:
-            mix = rng.dirichlet(np.ones(len(region_choices)), self.chains)
-            points = mix @ self.relaxed(region_choices)
-        else:  # no constraint: the simplices' centres, whose rounding is a uniform architecture
-            points = np.tile(1.0 / sizes, (self.chains, 1))
-        for _ in range(self.steps if constraints else 0):
-            direction = rng.standard_normal(points.shape)
-            block_sums = np.add.reduceat(direction, self.starts, axis=1)
-            direction -= block_sums[:, self.block] / sizes  # stay in each simplex's plane
-            low, high = _chord(points, direction, a, b, sign)
-            points += (low + (high - low) * rng.random(len(points)))[:, None] * direction
-            np.maximum(points, 0.0, out=points)
-        choices = np.stack(
-            [sample_categorical(rng, points[:, s : s + n]) for s, n in zip(self.starts, self.n_choices, strict=True)],
-            axis=1,
-        )
-        choices = np.unique(choices, axis=0)
-        features = np.asarray(self.space.features(choices), dtype=np.float64)
-        inside = tree.satisfies(node, features) if tree is not None else np.ones(len(choices), dtype=bool)
-        kept = [c for c in choices[inside] if int(self.space.index_of(c)) not in self.queried]
-        return [kept[i] for i in rng.permutation(len(kept))]
+        a, b, strict = self.constraints(node)
+        if len(b) == 0:  # no constraint: uniform architectures
+            visited = np.asarray(self.space.sample(rng, self.chains * self.steps)).reshape(-1, len(self.n_choices))
+        elif len(region_choices) == 0:
+            return []
+        else:
+            state = self.states.get(node)
+            if state is None:
+                state = self.states[node] = region_choices[rng.integers(0, len(region_choices), self.chains)]
+            slack = self.one_hot(state) @ a.T - b
+            visited = np.empty((self.steps, *state.shape), dtype=np.int64)
+            for step in range(self.steps):
+                hit_and_run_step(state, slack, a, strict, self.starts, self.n_choices, rng, pair=step % 2 == 1)
+                visited[step] = state
+            visited = visited.reshape(-1, len(self.n_choices))
+        choices = self.space.canonical(visited)
+        indices, first = np.unique(np.asarray(self.space.index_of(choices)), return_index=True)
+        choices = choices[first]  # one row per architecture
+        inside = self.tree.satisfies(node, self.encode(indices, choices))
+        self.proposed += len(choices)
+        self.rejected += int((~inside).sum())
+        kept = choices[inside & ~np.isin(indices, np.fromiter(self.queried, np.int64, len(self.queried)))]
+        return list(kept[rng.permutation(len(kept))])
 
 
-def _chord(
-    points: np.ndarray, direction: np.ndarray, a: np.ndarray, b: np.ndarray, sign: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the interval of ``t`` for which ``points + t direction`` keeps every coordinate
-    >= 0 and every constraint ``sign * (a . x - b) >= 0`` (it holds ``t = 0``)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = -points / direction  # where each coordinate reaches 0
-        low = np.where(direction > 0, bound, -np.inf).max(axis=1)
-        high = np.where(direction < 0, bound, np.inf).min(axis=1)
-        if len(sign):
-            slack = sign * (points @ a.T - b)  # >= 0 (up to round-off)
-            rate = sign * (direction @ a.T)
-            limit = -np.maximum(slack, 0.0) / rate
-            low = np.maximum(low, np.where(rate > 0, limit, -np.inf).max(axis=1))
-            high = np.minimum(high, np.where(rate < 0, limit, np.inf).min(axis=1))
-    low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
-    return low, high
+def hit_and_run_step(
+    choices: np.ndarray,
+    slack: np.ndarray,
+    a: np.ndarray,
+    strict: np.ndarray,
+    starts: np.ndarray,
+    n_choices: np.ndarray,
+    rng: np.random.Generator,
+    pair: bool = False,
+) -> None:
+    """One discrete hit-and-run step of every chain (row of ``choices``, updated in place) over the
+    architectures that satisfy ``a @ onehot > b`` (``strict`` rows) and ``a @ onehot >= b`` (the
+    others): one random decision per chain (two distinct ones with ``pair``) is redrawn uniformly
+    among its choices (pairs of choices) that keep every constraint; the current one always may.
+
+    :param choices: (chains, n_decisions) current architectures, inside the region.
+    :param slack: (chains, constraints) ``a @ onehot(choices) - b``, updated in place.
+    :param a: (constraints, sum(n_choices)) constraint rows.
+    :param strict: (constraints,) whether each constraint is strict.
+    :param starts: first one-hot coordinate of each decision.
+    :param n_choices: choices of each decision.
+    :param rng: the generator.
+    :param pair: move two decisions at once (reaches architectures a single move cannot cross to).
+    """
+    n_chains = len(choices)
+    rows = np.arange(n_chains)
+    movable = np.flatnonzero(n_choices > 1)
+    if movable.size == 0:
+        return
+    pair = pair and movable.size > 1
+    pick = rng.integers(0, movable.size, n_chains)
+    moved = [movable[pick]]
+    if pair:
+        moved.append(movable[(pick + rng.integers(1, movable.size, n_chains)) % movable.size])
+    columns = a.T  # one-hot coordinate -> its row of constraint coefficients
+    options = np.arange(int(n_choices.max()))
+    delta = np.zeros((n_chains, 1, 1, len(strict)))
+    allowed = np.ones((n_chains, 1, 1), dtype=bool)
+    for axis, decision in enumerate(moved):
+        shape = (n_chains, -1, 1) if axis == 0 else (n_chains, 1, -1)
+        size = n_choices[decision][:, None]
+        change = columns[starts[decision][:, None] + np.minimum(options, size - 1)]
+        change = change - columns[starts[decision] + choices[rows, decision]][:, None, :]
+        delta = delta + change.reshape(*shape, len(strict))
+        allowed = allowed & (options < size).reshape(shape)
+    after = slack[:, None, None, :] + delta
+    allowed &= np.where(strict, after > 0, after >= 0).all(axis=-1)
+    current = [choices[rows, decision] for decision in moved] + [np.zeros(n_chains, dtype=np.int64)] * (2 - len(moved))
+    allowed[rows, current[0], current[1]] = True
+    flat = np.argmax(np.where(allowed, rng.random(allowed.shape), -1.0).reshape(n_chains, -1), axis=1)
+    first, second = np.divmod(flat, allowed.shape[2])
+    choices[rows, moved[0]] = first
+    if pair:
+        choices[rows, moved[1]] = second
+    slack += delta[rows, first, second]
 
 
-def affine_features(space: SearchSpace, n_checks: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """``space.features`` as ``offset + basis.T @ onehot``, with ``onehot`` the concatenated one-hot
+def affine_features(space: SearchSpace, n_checks: int = 64) -> tuple[np.ndarray, np.ndarray] | None:
+    """``space.features`` as ``offset + basis.T @ onehot`` with ``onehot`` the concatenated one-hot
     blocks of the decisions (length ``sum(n_choices)``), found by probing and checked on random
-    architectures.
+    architectures; ``None`` where the features are not such a function (the DARTS edge-op
+    encoding, the ConvNet encoding that masks absent layers).
 
-    :raises ValueError: the features are not such a function (not finite, not a fixed-length
-        vector, or not affine in the one-hot encoding): LaNAS cannot relax the space.
+    :param space: the search space.
+    :param n_checks: random architectures the affine fit is checked on.
     """
     n_choices = np.asarray(space.n_choices, dtype=np.int64)
     probes = np.zeros((int(n_choices.sum()) + 1, len(n_choices)), dtype=np.int64)
     row = 1
     for decision, n in enumerate(n_choices):
-        for choice in range(int(n)):
-            probes[row, decision] = choice
-            row += 1
+        probes[row : row + n, decision] = np.arange(n)
+        row += n
     features = check_features(space, probes)
     offset = features[0]
     basis = features[1:] - offset  # row of (decision, choice): its change from choice 0
-    rng = np.random.default_rng(0)
-    trial = rng.integers(0, n_choices, (n_checks, len(n_choices)))
+    trial = np.random.default_rng(0).integers(0, n_choices, (n_checks, len(n_choices)))
     starts = np.concatenate([[0], np.cumsum(n_choices)[:-1]])
     predicted = offset + basis[starts + trial].sum(axis=1)
-    actual = check_features(space, trial)
-    if not np.allclose(predicted, actual, rtol=1e-6, atol=1e-6):
-        raise ValueError(
-            f"space {space.name!r}: its features are not an affine function of the decisions' one-hot "
-            "encodings, so LaNAS cannot relax it for hit-and-run sampling; use sampler='exact' on a space "
-            "that can be enumerated"
-        )
+    if not np.allclose(predicted, check_features(space, trial), rtol=1e-6, atol=1e-6):
+        return None
     return offset, basis
 
 
@@ -371,7 +452,7 @@ def check_features(space: SearchSpace, choices: np.ndarray) -> np.ndarray:
         features = np.asarray(space.features(choices), dtype=np.float64)
     except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
         raise ValueError(f"space {space.name!r} has no numeric features() for LaNAS's linear models: {exc}") from None
-    if features.shape[:1] != (len(choices),) or features.ndim != 2 or not np.isfinite(features).all():
+    if features.ndim != 2 or features.shape[0] != len(choices) or not np.isfinite(features).all():
         raise ValueError(
             f"space {space.name!r}: LaNAS needs features() to give one finite vector per architecture, "
             f"got shape {features.shape} for {len(choices)} architectures"
@@ -384,24 +465,25 @@ class LaNAS(SearchAgent):
 
     A complete binary tree of ``height`` levels (:class:`PartitionTree`; 16 leaves at the default 5)
     partitions the space. Each internal node fits a linear model of the accuracy on the
-    architecture features (``space.features``, the flattened one-hot encoding by default) by least
-    squares over the samples in its region, and sends the samples predicted above the mean
-    prediction to its good child, the rest to its bad child. The search starts with ``n_init``
-    uniformly random architectures, then refits the whole tree on all samples every
-    ``refit_interval`` queries; between refits each query is chosen by descending from the root to
-    the child of larger UCB, ``mean + 2 cp sqrt(2 ln n_parent / n_child)`` (:func:`ucb`; values are
-    validation accuracies as fractions, seed noise included), and drawing an architecture in the
-    region reached that satisfies every constraint on its path. Its value is then counted in the
-    region it lies in and all ancestors.
+    architecture features by least squares over the samples in its region, and sends the samples
+    predicted above the mean prediction to its good child, the rest to its bad child. The search
+    starts with ``n_init`` uniformly random architectures, then refits the whole tree on all
+    samples every ``refit_interval`` queries; between refits each query is chosen by descending from
+    the root to the child of larger UCB, ``mean + 2 cp sqrt(2 ln n_parent / n_child)`` (:func:`ucb`;
+    values are validation accuracies as fractions, seed noise included), and drawing an
+    architecture in the region reached that satisfies every constraint on its path. Its value is
+    then counted in the region it lies in and all ancestors.
 
     Sampling a region (``sampler``): ``"exact"`` draws uniformly among the region's architectures
-    not queried yet (:class:`ExactLeafSampler`; the space is enumerated), ``"hit-and-run"`` samples
-    the relaxed polytope of the region's constraints and keeps rounded architectures that satisfy
-    all of them (:class:`PolytopeLeafSampler`; for spaces too large to enumerate, whose features
-    must be affine in the one-hot encoding), ``"auto"`` the first where the space can be enumerated,
-    else the second. When a region yields no new architecture, its parent's region is sampled
-    instead (counted in :attr:`fallbacks`); once every architecture is queried, uniform random ones
-    are re-queried.
+    not queried yet (:class:`ExactLeafSampler`; the space is enumerated, its features are
+    ``space.features``), ``"hit-and-run"`` walks the architectures of the region's polytope by
+    discrete hit-and-run and keeps those that satisfy all its constraints (:class:`PolytopeLeafSampler`;
+    for spaces too large to enumerate; features: ``space.features`` where affine in the decisions'
+    one-hot encoding, else that one-hot encoding), ``"auto"`` the first where the space is
+    enumerable, else the second. A region that yields no new architecture (hit-and-run only: its
+    architectures all queried, or none found in the sampler's rounds) is given up until the next
+    refit and the query goes to the region UCB selects next; once no region has a new architecture
+    (every architecture queried), uniformly random ones are queried. Both are counted (:meth:`stats`).
 
     :param height: tree levels, >= 1 (default 5; 1 is random search without repeats).
     :param cp: exploration constant, >= 0 (default 0.1, the official NAS-Bench-101 run).
@@ -410,8 +492,7 @@ class LaNAS(SearchAgent):
     :param sampler: ``"auto"`` (default), ``"exact"`` or ``"hit-and-run"``.
 
     After a search, :attr:`tree` holds the tree of the last refit with the statistics of every
-    sample, :attr:`sampler_used` the sampler that ran and :attr:`fallbacks` how many queries were
-    drawn outside the selected region.
+    sample, and :meth:`stats` what the sampler did.
     """
 
     name = "lanas"
@@ -428,8 +509,39 @@ class LaNAS(SearchAgent):
             raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
         self.sampler = sampler
         self.tree: PartitionTree | None = None
-        self.sampler_used = ""
-        self.fallbacks = 0
+        self._leaf_sampler: ExactLeafSampler | PolytopeLeafSampler | None = None
+        self._fallbacks = 0
+        self._uniform_draws = 0
+
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        space: SearchSpace = env.unwrapped.search_space
+        try:
+            check_features(space, np.zeros((1, space.n_decisions), dtype=np.int64))
+        except ValueError as exc:
+            return str(exc)
+        if self.sampler == "exact" and not space.enumerable:
+            return (
+                f"sampler='exact' enumerates the space, and {space!r} is too large to enumerate; "
+                "use sampler='hit-and-run' or 'auto'"
+            )
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        """What the last search's sampler did: ``sampler`` (``"exact"`` or ``"hit-and-run"``),
+        ``encoding`` (the tree's features: ``"features"``, the space's, or ``"one-hot"``),
+        ``fallbacks`` (queries drawn outside the region UCB selected first: hit-and-run found no new
+        architecture there), ``uniform_draws`` (queries drawn uniformly at random because no region
+        had a new architecture left: the whole space was queried, or every region given up), and for
+        hit-and-run ``proposed``, ``rejected`` (rounded architectures, and those that violated a
+        constraint of their region) and ``regions_given_up``."""
+        sampler = self._leaf_sampler
+        if sampler is None:
+            return {}
+        stats: dict[str, Any] = {"fallbacks": self._fallbacks, "uniform_draws": self._uniform_draws}
+        if isinstance(sampler, ExactLeafSampler):
+            return {"sampler": "exact", "encoding": "features", **stats}
+        return {"sampler": "hit-and-run", "encoding": sampler.encoding, **stats, "proposed": sampler.proposed,
+                "rejected": sampler.rejected, "regions_given_up": sampler.regions_given_up}  # fmt: skip
 
     def search(self, env: gym.Env, seed: int) -> None:
         self.check_env(env)
@@ -437,17 +549,14 @@ class LaNAS(SearchAgent):
         budget = int(env.unwrapped.budget)
         if self.n_init > budget:
             raise ValueError(f"n_init must be at most the env's budget of {budget} queries, got {self.n_init}")
-        n_features = check_features(space, np.zeros((1, space.n_decisions), dtype=np.int64)).shape[1]
-        exact = self.sampler == "exact" or (self.sampler == "auto" and is_enumerable(space))
-        if exact and not is_enumerable(space):
-            raise ValueError(f"sampler 'exact' needs a space that can be enumerated; {space!r} cannot be")
-        leaf_sampler = ExactLeafSampler(space) if exact else PolytopeLeafSampler(space)
-        self.sampler_used = "exact" if exact else "hit-and-run"
-        self.tree = tree = PartitionTree(self.height, n_features)
-        self.fallbacks = 0
+        exact = self.sampler == "exact" or (self.sampler == "auto" and space.enumerable)
+        self._leaf_sampler = leaf_sampler = ExactLeafSampler(space) if exact else PolytopeLeafSampler(space)
+        self._fallbacks = self._uniform_draws = 0
         rng = agent_rng(seed)
         env.reset(seed=seed)
-        features = np.zeros((budget, n_features))
+        self.tree = tree = PartitionTree(self.height, leaf_sampler.n_features)
+        leaf_sampler.repartition(tree)  # one region, the whole space, until the first fit
+        features = np.zeros((budget, leaf_sampler.n_features))
         choices_seen = np.zeros((budget, space.n_decisions), dtype=np.int64)
         values = np.zeros(budget)
         n = 0
@@ -455,16 +564,13 @@ class LaNAS(SearchAgent):
             if n >= self.n_init and (n - self.n_init) % self.refit_interval == 0:
                 tree.fit(features[:n], values[:n])
                 leaf_sampler.repartition(tree)
-            node = tree.select(self.cp, leaf_sampler.eligible() if exact else None)
-            choices = self._draw(node, leaf_sampler, features[:n], choices_seen[:n], rng)
+            choices = self._draw(space, leaf_sampler, features[:n], choices_seen[:n], rng)
             _, _, terminated, truncated, info = env.step(choices)
             index = int(info["index"])
             choices_seen[n] = space.choices_of(index)
-            features[n] = check_features(space, choices_seen[n : n + 1])[0]
+            features[n] = leaf_sampler.encode(np.array([index]), choices_seen[n : n + 1])[0]
             values[n] = float(info["valid_acc"]) / 100.0
-            leaf = int(tree.leaf_of(features[n : n + 1])[0])
-            self.fallbacks += leaf != node
-            tree.add(leaf, values[n])
+            tree.add(int(tree.leaf_of(features[n : n + 1])[0]), values[n])
             leaf_sampler.mark_queried(index)
             n += 1
             if terminated or truncated:
@@ -472,23 +578,28 @@ class LaNAS(SearchAgent):
 
     def _draw(
         self,
-        node: int,
+        space: SearchSpace,
         leaf_sampler: ExactLeafSampler | PolytopeLeafSampler,
         features: np.ndarray,
         choices_seen: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """An unqueried architecture in ``node``'s region, else in the nearest ancestor's region that
-        has one, else (everything queried) a uniformly random one."""
+        """The region UCB selects among those with an unqueried architecture, and an unqueried
+        architecture of the region; where hit-and-run finds none there, the region is given up and
+        the selection repeated (the query then lies outside the region first selected); once the
+        whole space is given up (every architecture queried), a uniformly random architecture."""
         tree = self.tree
-        for region in PartitionTree.path(node)[::-1]:
+        first = tree.select(self.cp, leaf_sampler.eligible())
+        node = first
+        while True:
             if isinstance(leaf_sampler, ExactLeafSampler):
-                choices = leaf_sampler.sample(region, rng)
+                choices = leaf_sampler.sample(node, rng)
             else:
-                inside = tree.satisfies(region, features)
-                choices = leaf_sampler.sample(region, choices_seen[inside], rng)
+                choices = leaf_sampler.sample(node, choices_seen[tree.satisfies(node, features)], rng)
             if choices is not None:
+                self._fallbacks += node != first
                 return choices
-        if isinstance(leaf_sampler, ExactLeafSampler):
-            return leaf_sampler.choices[rng.integers(len(leaf_sampler.choices))]
-        return rng.integers(0, leaf_sampler.n_choices)
+            if node == 0:
+                self._uniform_draws += 1
+                return space.sample(rng)
+            node = tree.select(self.cp, leaf_sampler.eligible())

@@ -90,6 +90,7 @@ ENV_CLASS = {
     "mcts": SequentialNASEnv,
     "enas": GlobalNASEnv,
     "rsps": GlobalNASEnv,
+    "lanas": GlobalNASEnv,
 }
 
 
@@ -121,7 +122,7 @@ def test_every_registered_agent_is_covered_by_the_toy_tests():
     "agent, budget",
     # the 4 x 4 space has 256 archs; random search needs ~180 queries for even odds
     [("rea", 100), ("local", 60), ("reinforce", 200), ("reinforce-lstm", 150), ("l2nas", 120), ("l2nas-plus", 60),
-     ("mcts", 80)],
+     ("mcts", 80), ("lanas", 60)],
 )
 def test_agent_finds_the_optimum_of_a_small_space(agent, budget):
     evaluator = ToyEvaluator()

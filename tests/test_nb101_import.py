@@ -16,7 +16,17 @@ from nb101_records import framed, hand_made_cells, record, runs, suite_zero_cell
 import nasgym  # noqa: F401  (registers the env ids)
 from nasgym.cli import main
 from nasgym.spaces import NB101Space, get_space
-from nasgym.spaces.nb101 import INPUT, NB101_OPS, OUTPUT, cell_choices, cell_hash, choices_cell, is_valid, prune
+from nasgym.spaces.nb101 import (
+    INPUT,
+    NB101_OPS,
+    OUTPUT,
+    cell_choices,
+    cell_hash,
+    choices_cell,
+    is_valid,
+    on_path_vertices,
+    prune,
+)
 from nasgym.tables import TableStore, import_paths, load_table
 from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers import nb101 as nb101_importer
@@ -300,3 +310,22 @@ def test_a_budget_first_seen_at_a_late_cell(tmp_path, cells, monkeypatch):
     row = sorted(cell_hash(*cell) for cell in cells[:9]).index(cell_hash(*cells[8]))
     assert table.values("valid_acc_4")[row, 0] == pytest.approx(50.0) and table.coverage()["valid_acc_4"] == 1
     assert table.coverage()["valid_acc"] == 9
+
+
+def test_encodings_agree_with_pruning_and_actions_with_the_brute_force_nearest_cell(full_cache):
+    space = NB101Space.load(full_cache)
+    table_features = space.features(space.enumerate())
+    hashes = [cell_hash(*choices_cell(cells)) for cells in space.enumerate()]
+    rng = np.random.default_rng(0)
+    dense = rng.integers(0, space.n_choices, (200, 26))  # mostly over 9 edges
+    sparse = np.concatenate([rng.random((200, 21)) < 0.2, rng.integers(0, 3, (200, 5))], axis=1)  # often valid
+    for action in np.concatenate([dense, sparse]).astype(np.int64):
+        matrix, ops = choices_cell(action)
+        kept = on_path_vertices(action[:21])
+        pruned = prune(matrix, ops)
+        assert (pruned is None and not kept.any()) or sorted(pruned[1][1:-1]) == sorted(np.array(ops[1:-1])[kept])
+        distances = np.abs(table_features - space.features(action)).sum(axis=1)
+        expected = int(np.argmin(distances))
+        if is_valid(matrix, ops) and cell_hash(matrix, ops) in hashes:  # a cell of the table: its own row
+            expected = hashes.index(cell_hash(matrix, ops))
+        assert space.decode_choices(action) == expected

@@ -195,6 +195,22 @@ _TARGETS = np.array([t for _, t in NB101_EDGES])
 _N_CHOICES = np.array([2] * N_EDGES + [len(NB101_OPS)] * N_INTERIOR, dtype=np.int64)
 #: weight of each decision in a cell's code (mixed radix, first edge most significant)
 _CODE_WEIGHTS = np.array([int(np.prod(_N_CHOICES[d + 1 :])) for d in range(len(_N_CHOICES))], dtype=np.int64)
+_EDGE_WEIGHTS = _CODE_WEIGHTS[:N_EDGES] // _CODE_WEIGHTS[N_EDGES - 1]  # the edge bits alone, in base 2
+_OP_CODES = len(NB101_OPS) ** N_INTERIOR  # 243 op vectors
+#: the op features of every (on-path vertices, ops) combination: row ``mask * 243 + ops`` (ops in
+#: base 3, vertex 1 most significant) holds the one-hot op of each vertex in ``mask`` (bit v - 1)
+_OP_COMBINATIONS = np.array(
+    [
+        [mask >> v & 1 and (code // 3 ** (N_INTERIOR - 1 - v)) % 3 == op for v in range(N_INTERIOR) for op in range(3)]
+        for mask in range(1 << N_INTERIOR)
+        for code in range(_OP_CODES)
+    ],
+    dtype=np.int8,
+)
+_BIT_COUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.int8)
+#: edge k = (s, t) -> 1 << t in column s: edge bits times this give each vertex's targets as a bit mask
+_TARGET_BITS = np.zeros((len(NB101_EDGES), MAX_VERTICES), dtype=np.int64)
+_TARGET_BITS[np.arange(len(NB101_EDGES)), _SOURCES] = 1 << _TARGETS
 
 
 def cell_code(choices: np.ndarray) -> int:
@@ -235,15 +251,17 @@ def choices_cell(choices: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 def on_path_vertices(edges: np.ndarray) -> np.ndarray:
     """Which interior vertices (1..5) lie on a path from input to output, for edge bits of shape
-    (..., 21): bool (..., 5), vectorised (the vertices :func:`prune` keeps)."""
-    edges = np.asarray(edges)
-    matrix = np.zeros(edges.shape[:-1] + (MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
-    matrix[..., _SOURCES, _TARGETS] = edges
-    reach = matrix.copy()
-    for _ in range(MAX_VERTICES - 2):  # paths of up to 6 edges
-        reach = np.minimum(reach + reach @ matrix, 1)
-    interior = slice(1, MAX_VERTICES - 1)
-    return (reach[..., 0, interior] > 0) & (reach[..., interior, MAX_VERTICES - 1] > 0)
+    (..., 21): bool (..., 5), vectorised (the vertices :func:`prune` keeps). Edges go from lower
+    to higher vertices, so one pass in vertex order finds what the input reaches, and one in
+    reverse order what reaches the output (sets of vertices as bit masks)."""
+    targets = np.asarray(edges, dtype=np.int64) @ _TARGET_BITS  # (..., 7): bit t for each edge s -> t
+    from_input = np.ones(targets.shape[:-1], dtype=np.int64)
+    for v in range(MAX_VERTICES - 1):
+        from_input |= np.where((from_input >> v) & 1, targets[..., v], 0)
+    to_output = np.full(targets.shape[:-1], 1 << (MAX_VERTICES - 1), dtype=np.int64)
+    for v in range(MAX_VERTICES - 2, 0, -1):
+        to_output |= np.where(targets[..., v] & to_output, 1 << v, 0)
+    return ((from_input & to_output)[..., None] >> np.arange(1, MAX_VERTICES - 1)) & 1 > 0
 
 
 #: the dataset of NAS-Bench-101's table (CIFAR-10 is its only one)
@@ -297,7 +315,7 @@ class NB101Space(ModuloTokens):
                 f"cells must have shape (n, {N_EDGES + N_INTERIOR}) and hashes (n, {_HASH_WORDS}), "
                 f"got {cells.shape} and {hashes.shape}"
             )
-        self._fingerprint = hashlib.sha256(cells.tobytes() + hashes.tobytes()).hexdigest()
+        self._fingerprint = hashlib.sha256((cells @ _CODE_WEIGHTS).tobytes() + hashes.tobytes()).hexdigest()
         super().__init__(
             name="nb101",
             decision_names=[f"edge{s}-{t}" for s, t in NB101_EDGES] + [f"op{v}" for v in range(1, N_INTERIOR + 1)],
@@ -314,8 +332,9 @@ class NB101Space(ModuloTokens):
         if not ((high[1:] > high[:-1]) | ((high[1:] == high[:-1]) & (low[1:] > low[:-1]))).all():
             raise ValueError("hashes must be strictly ascending, one row per cell (the table's row order)")
         self._row_of_code: dict[int, int] | None = None  # built on first use
-        self._all_features: np.ndarray | None = None
-        self._feature_norms: np.ndarray | None = None
+        self._pattern_codes: np.ndarray | None = None  # the encodings of _encodings(), on first use
+        self._members: np.ndarray | None = None
+        self._op_codes: np.ndarray | None = None
 
     @classmethod
     def load(cls, cache_dir: Path | str | None = None) -> NB101Space:
@@ -396,9 +415,23 @@ class NB101Space(ModuloTokens):
             row = None
         if row is not None:
             return row
-        table_features, norms = self._table_features()
-        # features are 0/1: the Hamming distance is |a| + |b| - 2 a.b (|b| is the same for every row)
-        return int((norms - 2.0 * (table_features @ self.features(vector))).argmin())
+        return self._nearest_row(self.features(vector))
+
+    def _nearest_row(self, wanted: np.ndarray) -> int:
+        """The lowest row whose features differ from ``wanted`` (0/1) in the fewest places.
+
+        The distance is the edge part's plus the op part's, each computed once per distinct value
+        (per edge pattern of the table, as a bit count of the XOR of 21-bit codes; per combination
+        of on-path vertices and ops) and gathered per row: a few passes over the rows.
+        """
+        pattern_codes, members, op_codes = self._encodings()
+        wanted = wanted.astype(np.int64)
+        edge_code = int(wanted[:N_EDGES] @ _EDGE_WEIGHTS)
+        different = pattern_codes ^ edge_code
+        edge_distance = _BIT_COUNT[different & 255] + _BIT_COUNT[(different >> 8) & 255] + _BIT_COUNT[different >> 16]
+        op_distance = (_OP_COMBINATIONS != wanted[N_EDGES:]).sum(axis=1, dtype=np.int8)
+        total = np.take(edge_distance, members) + np.take(op_distance, op_codes)
+        return int(total.argmin())  # the first minimum: the lowest row
 
     def neighbours(self, choices: np.ndarray) -> np.ndarray:
         """The cells of the table one edge flip or one op change away from ``choices``'s cell,
@@ -439,19 +472,20 @@ class NB101Space(ModuloTokens):
 
     def uniform_features(self) -> np.ndarray:
         """The mean features of the table's cells (of a uniformly random architecture)."""
-        table_features, _ = self._table_features()
-        return table_features.mean(axis=0)
+        _, _, op_codes = self._encodings()
+        edges = self._cells[:, :N_EDGES].mean(axis=0)
+        ops = np.bincount(op_codes, minlength=len(_OP_COMBINATIONS)) @ _OP_COMBINATIONS / self.size
+        return np.concatenate([edges, ops]).astype(np.float32)
 
-    def _table_features(self) -> tuple[np.ndarray, np.ndarray]:
-        """The features of every row (computed once, in chunks to bound the temporary matrices)
-        and their sums."""
-        if self._all_features is None:
-            chunk = 1 << 16
-            self._all_features = np.concatenate(
-                [self.features(self._cells[start : start + chunk]) for start in range(0, self.size, chunk)]
-            )
-            self._feature_norms = self._all_features.sum(axis=1)
-        return self._all_features, self._feature_norms
+    def _encodings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The table's features, computed once and compactly: its distinct edge patterns as 21-bit
+        codes, the pattern of each row, and each row's row of :data:`_OP_COMBINATIONS`."""
+        if self._op_codes is None:
+            self._pattern_codes, members = np.unique(self._cells[:, :N_EDGES] @ _EDGE_WEIGHTS, return_inverse=True)
+            self._members = members.reshape(-1)
+            on_path = on_path_vertices(self._cells[:, :N_EDGES]) @ (1 << np.arange(N_INTERIOR))
+            self._op_codes = on_path * _OP_CODES + self._cells[:, N_EDGES:] @ _CODE_WEIGHTS[N_EDGES:]
+        return self._pattern_codes, self._members, self._op_codes
 
     # --- continuous relaxation: one weight per decision and choice, read as a choice vector ------
     def decode_relaxation(self, scores: np.ndarray) -> int:

@@ -6,6 +6,7 @@
 Registered: ``random`` (any flavour), ``rea`` (Global), ``reinforce`` (Global), ``reinforce-lstm``
 (Sequential), ``local`` (Global), ``l2nas`` and ``l2nas-plus`` (Continuous), ``mcts`` (Sequential),
 ``enas`` and ``rsps`` (Global, on a supernet env: ``evaluator="supernet"``), ``lanas`` (Global),
+``tabnas`` (Global, search under a resource constraint),
 and ``sb3:<Algorithm>`` for every Stable-Baselines3 / sb3-contrib algorithm of ``SB3_ALGORITHMS``
 (``sb3:PPO``, ``sb3:QRDQN``, ...; see :mod:`nasgym.agents.sb3`). ``agent.flavours`` lists what each takes;
 running one on another flavour raises a ``ValueError`` naming the agent and its flavours.
@@ -28,12 +29,13 @@ from nasgym.agents.reinforce import Reinforce
 from nasgym.agents.reinforce_lstm import ReinforceLSTM
 from nasgym.agents.rsps import RSPS
 from nasgym.agents.sb3 import SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, SB3Agent
+from nasgym.agents.tabnas import TabNAS
 
 AGENTS: dict[str, type[SearchAgent]] = {
     agent.name: agent
     for agent in (
         RandomSearch, RegularizedEvolution, Reinforce, ReinforceLSTM, LocalSearch, L2NAS, L2NASPlus, MCTS, ENAS, RSPS,
-        LaNAS,
+        LaNAS, TabNAS,
     )
 }
 
@@ -69,5 +71,6 @@ __all__ = [
     "SB3Agent",
     "SearchAgent",
     "SearchResult",
+    "TabNAS",
     "make_agent",
 ]

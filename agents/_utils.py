@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 #: spawn key that separates an agent's random stream from the env's (both start from ``seed``).
 _AGENT_STREAM = 0x5EA2C4
@@ -46,6 +49,17 @@ def check_int(name: str, value: object, minimum: int, maximum: int | None = None
         accepted = f"an integer >= {minimum}" if maximum is None else f"an integer in {minimum}..{maximum}"
         raise ValueError(f"{name} must be {accepted}{hint}, got {value!r}")
     return int(value)  # type: ignore[arg-type]
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` as a bool, or raise a ``ValueError`` naming ``name`` unless it is True or False.
+
+    :param name: argument name, quoted in the message.
+    :param value: the value given.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_float(
@@ -157,3 +171,49 @@ def parse_keyword_argument(text: str) -> tuple[str, Any]:
         return key, json.loads(raw)
     except json.JSONDecodeError:
         return key, raw
+
+
+def policy_details(env: gym.Env, logits: np.ndarray) -> dict[str, Any]:
+    """The most likely architecture of a factorised policy (the argmax of each decision's logits):
+    ``policy_arch``, ``policy_index`` and, on a constrained env, ``policy_feasible`` and
+    ``policy_resource``: the architecture the TabNAS paper's tables report for an RL search. In a
+    space where some choice vectors name no architecture (NAS-Bench-101's invalid cells) and the
+    argmax is one of them, ``policy_arch`` and ``policy_index`` are ``None`` and ``policy_error``
+    says why.
+
+    :param env: the searched env (wrappers allowed).
+    :param logits: the final logits, decisions x choices (``-inf`` where a decision has fewer choices).
+    """
+    unwrapped = env.unwrapped
+    try:
+        index = unwrapped.arch_index(np.argmax(logits, axis=1))
+    except ValueError as exc:
+        return {"policy_arch": None, "policy_index": None, "policy_error": str(exc)}
+    details: dict[str, Any] = {"policy_arch": unwrapped.search_space.arch_string(index), "policy_index": index}
+    if unwrapped.constraint is not None:
+        details["policy_feasible"] = unwrapped.is_feasible(index)
+        details["policy_resource"] = unwrapped.resources(index)
+    return details
+
+
+def reject_infeasible_reason(env: gym.Env) -> str | None:
+    """Why an agent with ``reject_infeasible=True`` cannot search ``env`` (``None``: it can): the
+    option needs an env made with a ``constraint``."""
+    if getattr(env.unwrapped, "constraint", None) is None:
+        return "reject_infeasible=True needs an env made with constraint={...} (this one has none)"
+    return None
+
+
+def sample_feasible(env: gym.Env, draw: Callable[[], np.ndarray]) -> np.ndarray:
+    """Draw choice vectors with ``draw()`` until the env's constraint accepts one, without querying
+    any (:meth:`nasgym.envs.base.NASEnv.is_feasible`); the constraint guarantees that a feasible
+    architecture exists, so a draw that can reach every architecture ends.
+
+    :param env: a constrained env.
+    :param draw: returns one choice vector per call, from the agent's own generator.
+    """
+    is_feasible = env.unwrapped.is_feasible
+    while True:
+        choices = draw()
+        if is_feasible(choices):
+            return choices

@@ -54,7 +54,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from nasgym.agents._utils import check_float, check_int
+from nasgym.agents._utils import check_bool, check_float, check_int
 from nasgym.agents.l2nas import L2NAS
 from nasgym.selection import Incumbent
 
@@ -100,11 +100,8 @@ class L2NASPlus(L2NAS):
     ) -> None:
         super().__init__(**kwargs)
         self.candidates = check_int("candidates", candidates, 1)
-        for flag, value in (("snap", snap), ("novel", novel)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{flag} must be True or False, got {value!r}")
-        self.snap = bool(snap)
-        self.novel = bool(novel)
+        self.snap = check_bool("snap", snap)
+        self.novel = check_bool("novel", novel)
         self.reevaluate = check_float("reevaluate", reevaluate, 0.0, 1.0)
         self.repeats = check_int("repeats", repeats, 2)
         self._queried: set[int] = set()

@@ -8,9 +8,15 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from nasgym.agents._utils import agent_rng, check_int
+from nasgym.agents._utils import agent_rng, check_bool, check_int, reject_infeasible_reason, sample_feasible
 from nasgym.agents.base import SearchAgent
 from nasgym.spaces import SearchSpace
+
+
+#: tournaments (each with its mutation) a constrained REA tries for a feasible child before it
+#: draws a uniformly random feasible architecture instead (a population whose every neighbour is
+#: infeasible would otherwise loop forever)
+MAX_CHILD_DRAWS = 100
 
 
 class Individual(NamedTuple):
@@ -56,6 +62,10 @@ class RegularizedEvolution(SearchAgent):
 
     :param population_size: members of the population (default 10, the NATS-Bench setting).
     :param sample_size: tournament size, 1..population_size (default 3, the NATS-Bench setting).
+    :param reject_infeasible: constrained REA (envs made with a ``constraint``): an initial
+        architecture or a child the env's constraint rejects (``is_feasible``) is never queried; the
+        initial one is drawn again, the child comes from a new tournament and mutation (after
+        :data:`MAX_CHILD_DRAWS` infeasible children in a row: a uniformly random feasible architecture).
 
     After a search, :attr:`population` holds the final population, oldest first.
     """
@@ -63,12 +73,16 @@ class RegularizedEvolution(SearchAgent):
     name = "rea"
     flavours = ("Global",)
 
-    def __init__(self, population_size: int = 10, sample_size: int = 3) -> None:
+    def __init__(self, population_size: int = 10, sample_size: int = 3, reject_infeasible: bool = False) -> None:
         self.population_size = check_int("population_size", population_size, 1)
         self.sample_size = check_int(
             "sample_size", sample_size, 1, self.population_size, hint=" (at most population_size)"
         )
+        self.reject_infeasible = check_bool("reject_infeasible", reject_infeasible)
         self.population: deque[Individual] = deque()
+
+    def unsupported_reason(self, env: gym.Env) -> str | None:
+        return reject_infeasible_reason(env) if self.reject_infeasible else None
 
     def search(self, env: gym.Env, seed: int) -> None:
         self.check_env(env)
@@ -83,13 +97,22 @@ class RegularizedEvolution(SearchAgent):
             population.append(Individual(tuple(int(c) for c in choices), int(info["index"]), float(info["valid_acc"])))
             return terminated or truncated
 
+        def draw() -> np.ndarray:
+            return space.sample(rng)
+
         while len(population) < self.population_size:
-            if query(space.sample(rng)):
+            if query(sample_feasible(env, draw) if self.reject_infeasible else draw()):
                 return
         while True:
-            members = rng.choice(len(population), size=self.sample_size, replace=False)
-            parent = max((population[int(i)] for i in members), key=lambda m: m.valid_acc)
-            done = query(self._child(space, np.asarray(parent.choices), n_choices, rng))
+            for _ in range(MAX_CHILD_DRAWS if self.reject_infeasible else 1):
+                members = rng.choice(len(population), size=self.sample_size, replace=False)
+                parent = max((population[int(i)] for i in members), key=lambda m: m.valid_acc)
+                child = self._child(space, np.asarray(parent.choices), n_choices, rng)
+                if not self.reject_infeasible or env.unwrapped.is_feasible(child):
+                    break
+            else:
+                child = sample_feasible(env, draw)
+            done = query(child)
             population.popleft()  # aging: the oldest goes, not the worst
             if done:
                 return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 
-from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, sample_categorical
+from nasgym.agents._utils import EMABaseline, agent_rng, check_float, check_int, policy_details, sample_categorical
 from nasgym.agents.base import TorchSearchAgent
 
 
@@ -29,7 +31,8 @@ class Reinforce(TorchSearchAgent):
         restored afterwards); ``None`` leaves it alone.
 
     After a search, :attr:`logits` holds the final logits as a numpy array (decisions x choices;
-    ``-inf`` marks the padding of decisions with fewer choices).
+    ``-inf`` marks the padding of decisions with fewer choices), and :meth:`stats` the policy's
+    most likely architecture (:func:`~nasgym.agents._utils.policy_details`).
     """
 
     name = "reinforce"
@@ -43,17 +46,38 @@ class Reinforce(TorchSearchAgent):
         self.init_std = check_float("init_std", init_std, 0.0)
         self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
         self.logits: np.ndarray | None = None
+        self._policy: dict[str, Any] = {}
+
+    def stats(self) -> dict[str, Any]:
+        """The final policy's most likely architecture (``policy_arch``, ...; on a constrained env also
+        whether it is feasible and its resources); ``{}`` before a search."""
+        return dict(self._policy)
+
+    def _init_policy(self, env: gym.Env, rng: np.random.Generator) -> tuple[Any, Any]:
+        """The policy's free logits (decisions x most choices, a leaf tensor) and the mask of the
+        padding of decisions with fewer choices, which is never sampled."""
+        import torch
+
+        space = env.unwrapped.search_space
+        n_choices = np.asarray(space.n_choices, dtype=np.int64)
+        shape = (space.n_decisions, space.max_choices)
+        mask = torch.as_tensor(np.arange(space.max_choices) >= n_choices[:, None])
+        init = rng.normal(0.0, self.init_std, shape) if self.init_std > 0 else np.zeros(shape)
+        return torch.tensor(init, dtype=torch.float32, requires_grad=True), mask
+
+    def _finish(self, env: gym.Env, logits: Any, mask: Any) -> None:
+        """Keep the final logits and the policy's most likely architecture."""
+        import torch
+
+        self.logits = logits.detach().masked_fill(mask, -torch.inf).numpy().copy()
+        self._policy = policy_details(env, self.logits)
 
     def _search(self, env: gym.Env, seed: int) -> None:
         import torch
 
         space = env.unwrapped.search_space
-        n_choices = np.asarray(space.n_choices, dtype=np.int64)
         rng = agent_rng(seed)
-        shape = (space.n_decisions, space.max_choices)
-        mask = torch.as_tensor(np.arange(space.max_choices) >= n_choices[:, None])  # padding: never sampled
-        init = rng.normal(0.0, self.init_std, shape) if self.init_std > 0 else np.zeros(shape)
-        logits = torch.tensor(init, dtype=torch.float32, requires_grad=True)
+        logits, mask = self._init_policy(env, rng)
         optimizer = torch.optim.Adam([logits], lr=self.lr)
         baseline = EMABaseline(self.momentum)
         rows = torch.arange(space.n_decisions)
@@ -72,4 +96,4 @@ class Reinforce(TorchSearchAgent):
                 if terminated or truncated:
                     return
         finally:
-            self.logits = logits.detach().masked_fill(mask, -torch.inf).numpy().copy()
+            self._finish(env, logits, mask)

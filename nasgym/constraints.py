@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Real
-from typing import Any
-
 import numpy as np
 
 from nasgym.evaluators.base import Evaluator
@@ -113,7 +111,7 @@ class Constraint:
         self.feasible_mask = feasible
 
     def __repr__(self) -> str:
-        return f"Constraint({self.limits}, feasible={int(self.feasible_mask.sum())}/{self.feasible_mask.size})"
+        return f"Constraint({self.limits}, feasible={self.n_feasible}/{self.feasible_mask.size})"
 
     @property
     def n_feasible(self) -> int:
@@ -123,7 +121,3 @@ class Constraint:
     def resources(self, index: int) -> dict[str, float]:
         """The constrained metrics of architecture ``index`` (canonical)."""
         return {metric: column.item(index) for metric, column in self.values.items()}
-
-    def describe(self) -> dict[str, Any]:
-        """The limits and the feasible share of the space, for logs and results files."""
-        return {"limits": dict(self.limits), "n_feasible": self.n_feasible, "n_archs": int(self.feasible_mask.size)}

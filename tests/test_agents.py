@@ -91,6 +91,7 @@ ENV_CLASS = {
     "enas": GlobalNASEnv,
     "rsps": GlobalNASEnv,
     "lanas": GlobalNASEnv,
+    "tabnas": GlobalNASEnv,
 }
 
 

@@ -36,7 +36,8 @@ ARGUMENTS = """
     * `constraint`: `None` (default) or upper limits on resource metrics known without training,
       `{"flops": 100.0}`, `{"params": 0.5, "latency": 0.01}`, in the units of `info` (`flops`,
       `params` in millions, `latency`, `latency_<device>` in seconds; any non-accuracy metric of the
-      table). Every architecture is checked at `gym.make`: a limit no architecture meets, an
+      table, or the space's exact `flops` and `params` where the evaluator trains). Every
+      architecture is checked at `gym.make`: a limit no architecture meets, an
       unknown metric (the message lists the accepted ones) or a space too large to enumerate is a
       `ValueError`. `env.unwrapped.is_feasible(arch)` and `env.unwrapped.resources(arch)` answer
       without a query and without simulated time.

@@ -250,10 +250,11 @@ def _one_line(message: object) -> str:
 
 def _agents_help() -> list[str]:
     """Every registered agent with the env flavours it searches (from the registries, so new ones appear)."""
-    from nasgym.agents import AGENTS, SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX
+    from nasgym.agents import AGENTS, OPTUNA_AGENT_NAMES, SB3_AGENT_NAMES, SB3_ALGORITHMS, SB3_PREFIX, OptunaAgent
 
     flavours = {name: agent.flavours for name, agent in AGENTS.items()}
     flavours.update((name, SB3_ALGORITHMS[name.removeprefix(SB3_PREFIX)].flavours) for name in SB3_AGENT_NAMES)
+    flavours.update((name, OptunaAgent.flavours) for name in OPTUNA_AGENT_NAMES)
     return [f"{name} ({', '.join(searched)})" for name, searched in flavours.items()]
 
 

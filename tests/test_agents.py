@@ -530,9 +530,10 @@ def test_cli_runs_every_agent_on_the_real_tables(env_id, agent, args):
 REGISTERED_BUDGET = 25
 
 
-@pytest.mark.parametrize("row", ENV_TABLE, ids=lambda row: row.id)
-@pytest.mark.parametrize("agent", sorted(AGENTS))
-def test_agent_searches_every_registered_env_it_claims_and_replays_its_seed(agent, row):
+def check_registered_env(agent: str, row) -> None:
+    """``agent`` searches the registered id of ``row`` (a row of ``ENV_TABLE``) where it claims it (its
+    flavours and ``unsupported_reason``), the same seed giving the same run; elsewhere it refuses the id
+    before any query. Adapters (``optuna:<Sampler>``) run it over their names too."""
     env = make_registered_env(row, REGISTERED_BUDGET)
     searcher = make_agent(agent)
     if env_flavour(env) not in searcher.flavours:  # not claimed: refused by flavour, before any query
@@ -552,6 +553,12 @@ def test_agent_searches_every_registered_env_it_claims_and_replays_its_seed(agen
     again = make_agent(agent).run(make_registered_env(row, REGISTERED_BUDGET), seed=0)
     assert query_indices(again) == query_indices(result)  # same seed, same run (torch agents too)
     assert [q["valid_acc"] for q in again.queries] == [q["valid_acc"] for q in result.queries]
+
+
+@pytest.mark.parametrize("row", ENV_TABLE, ids=lambda row: row.id)
+@pytest.mark.parametrize("agent", sorted(AGENTS))
+def test_agent_searches_every_registered_env_it_claims_and_replays_its_seed(agent, row):
+    check_registered_env(agent, row)
 
 
 # --- the committed NAS-Bench-201 grid still reproduces ---------------------------------------------

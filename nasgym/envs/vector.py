@@ -211,12 +211,13 @@ class NASVectorEnv(VectorEnv):
         # Incumbent's first-query position), and _slot_of at sub-env * size + index holds the slot
         # of an architecture plus one, 0 while the episode has not queried it (a reset clears the
         # entries of every architecture in the log: those of the episode, and harmlessly others of
-        # the same sub-env, void or from earlier episodes; the log starts with index 0 for that)
+        # the same sub-env, void or from earlier episodes; the log starts with index 0 for that).
+        # The logs are slot-major, entry slot * N + sub-env: sub-envs that step together write
+        # neighbouring entries rather than one memory page each
         slots = min(self._budget, size + 1)  # distinct architectures an episode logs, and a void one
         # (np.full writes every page now: page faults would otherwise land on the first steps)
         self._slot_of = np.full(n * size, 0, dtype=np.int16 if slots < 2**15 else np.int32)
         self._row_offset = self._rows * size
-        self._log_offset = self._rows * slots
         self._log_index = np.full(n * slots, 0, dtype=np.int32)
         self._log_sum = np.full(n * slots, 0.0)
         self._log_count = np.full(n * slots, 0.0)
@@ -317,7 +318,7 @@ class NASVectorEnv(VectorEnv):
 
     # --- search histories ---------------------------------------------------------------------
     def _reset_rows(self, rows: np.ndarray) -> None:
-        self._slot_of[self._log_index.reshape(self.num_envs, -1)[rows] + self._row_offset[rows, None]] = 0
+        self._slot_of[self._log_index.reshape(-1, self.num_envs)[:, rows] + self._row_offset[rows]] = 0
         self._n_distinct[rows] = 0
         self._n_queries[rows] = 0
         self._sim_time[rows] = 0.0
@@ -387,7 +388,8 @@ class NASVectorEnv(VectorEnv):
         known = self._slot_of.take(flat)  # slot + 1, 0 for an architecture new to the episode
         # every query is logged as new at the next free slot ...
         slot = self._n_distinct[rows].copy()  # (a copy: the view of _ALL would follow the update)
-        log = self._log_offset[rows] + slot
+        log = slot * self.num_envs
+        log += self._rows[rows]
         self._log_index[log] = indices
         self._log_sum[log] = valid
         self._log_count[log] = 1.0
@@ -400,7 +402,7 @@ class NASVectorEnv(VectorEnv):
             slot[again] = known[again] - 1
             self._slot_of[flat[again]] = known[again]
             self._n_distinct[again_rows] -= 1
-            log = self._log_offset[again_rows] + slot[again]
+            log = slot[again] * self.num_envs + again_rows
             total = self._log_sum[log] + valid[again]
             count = self._log_count[log] + 1.0
             self._log_sum[log], self._log_count[log] = total, count
@@ -444,7 +446,7 @@ class NASVectorEnv(VectorEnv):
             self._best_arch[row], self._best_test_acc[row] = self._arch_strings[index], self._test_acc[index]
 
     def _mean_of(self, row: int, slot: int) -> float:
-        log = int(self._log_offset[row]) + slot
+        log = slot * self.num_envs + row
         return float(self._log_sum[log] / self._log_count[log])
 
     def _rank(self, row: int, slot: int) -> tuple[float, float]:
@@ -455,7 +457,7 @@ class NASVectorEnv(VectorEnv):
     def _leader(self, row: int) -> tuple[int, float, int]:
         """:meth:`Incumbent._leader` of one row: the best architecture, its mean and its slot,
         (-1, -inf, -1) when every mean is NaN."""
-        logs = slice(int(self._log_offset[row]), int(self._log_offset[row] + self._n_distinct[row]))
+        logs = slice(row, row + int(self._n_distinct[row]) * self.num_envs, self.num_envs)
         means = self._log_sum[logs] / self._log_count[logs]
         if not (means == means).any():
             return -1, -math.inf, -1

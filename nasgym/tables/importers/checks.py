@@ -35,18 +35,23 @@ def first_violation(metric: str, values: np.ndarray, n_archs: int) -> int | None
     flat = np.asarray(values, dtype=np.float64).ravel()
     known = ~np.isnan(flat)
     with np.errstate(invalid="ignore"):
-        if metric.startswith(_ACCURACY_PREFIXES):
-            good = (flat >= 0) & (flat <= 100)
-        elif metric == "official_index":
-            good = (flat >= 0) & (flat < n_archs) & (flat == np.floor(flat))
-        else:
-            good = (flat >= 0) & np.isfinite(flat)
-    bad = np.flatnonzero(known & ~good)
+        bad = np.flatnonzero(known & ~_acceptable(metric, flat, n_archs))
     return int(bad[0]) if len(bad) else None
 
 
+def _acceptable(metric: str, values: np.ndarray | float, n_archs: int) -> np.ndarray | bool:
+    """The rule of ``metric`` on an array or on one float (NaN breaks every rule here)."""
+    if metric.startswith(_ACCURACY_PREFIXES):
+        return (values >= 0) & (values <= 100)
+    if metric == "official_index":
+        return (values >= 0) & (values < n_archs) & (values == np.floor(values))
+    return (values >= 0) & (values < np.inf)
+
+
 def check_value(metric: str, value: float, n_archs: int, where: str) -> float:
-    """``value`` if it is acceptable for ``metric``; else a :class:`DataImportError` naming ``where``."""
-    if first_violation(metric, np.array([value]), n_archs) is not None:
+    """``value`` if it is acceptable for ``metric``; else a :class:`DataImportError` naming ``where``.
+
+    One float, checked without building arrays: importers call this for every value they read."""
+    if value == value and not _acceptable(metric, value, n_archs):  # NaN (unknown) passes
         raise DataImportError(f"{where}: {metric} is {value!r}; expected {accepted_values(metric, n_archs)}")
     return value

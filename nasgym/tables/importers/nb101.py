@@ -65,6 +65,7 @@ _CASTAGNOLI = 0x82F63B78  # CRC-32C polynomial, reflected
 _MASK_DELTA = 0xA282EAD8
 _BATCH = 4096  # records whose checksums are verified together
 _INITIAL_ROWS = 1024  # cells of room per budget before the arrays grow
+_DOUBLE = struct.Struct("<d")
 #: table metric -> (EvaluationData field number, its name, factor to the table's unit: percent, seconds)
 _FINAL_FIELDS = {
     "valid_acc": (4, "validation_accuracy", 100.0),
@@ -158,20 +159,21 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
 def _fields(data: bytes) -> Iterator[tuple[int, int, int | float | bytes]]:
     """(field number, wire type, value) of each field of a message: varints as int, fixed64 as
     double, length-delimited as bytes; fixed32 is skipped, groups are refused."""
-    position = 0
-    while position < len(data):
-        key, position = _varint(data, position)
+    position, end = 0, len(data)
+    while position < end:
+        key = data[position]  # one byte for the field numbers of ModelMetrics: no varint call
+        key, position = (key, position + 1) if key < 0x80 else _varint(data, position)
         number, wire = key >> 3, key & 7
         if wire == 0:
             value, position = _varint(data, position)
         elif wire == 1:
-            if position + 8 > len(data):
+            if position + 8 > end:
                 raise ValueError("a double runs past the message")
-            (value,) = struct.unpack_from("<d", data, position)
+            (value,) = _DOUBLE.unpack_from(data, position)
             position += 8
         elif wire == 2:
             size, position = _varint(data, position)
-            if position + size > len(data):
+            if position + size > end:
                 raise ValueError("a length-delimited field runs past the message")
             value, position = data[position : position + size], position + size
         elif wire == 5:
@@ -225,8 +227,10 @@ class _Cells:
             raise DataImportError(
                 f"{where}: hash {module_hash} has {params} M parameters, an earlier record {self.params[row]} M"
             )
-        table = self.values.setdefault(budget, np.full((_INITIAL_ROWS, REPEATS, 3), np.nan))
-        repeats = self.repeats.setdefault(budget, np.zeros(_INITIAL_ROWS, dtype=np.int64))
+        if budget not in self.values:
+            self.values[budget] = np.full((_INITIAL_ROWS, REPEATS, 3), np.nan)
+            self.repeats[budget] = np.zeros(_INITIAL_ROWS, dtype=np.int64)
+        table, repeats = self.values[budget], self.repeats[budget]
         if row >= len(table):  # grow at least twofold: a budget may first appear at a late row
             extra = max(len(table), row + 1 - len(table))
             self.values[budget] = table = np.concatenate([table, np.full((extra, REPEATS, 3), np.nan)])

@@ -190,7 +190,11 @@ class ExactLeafSampler:
         self.left = np.zeros(1, dtype=np.int64)
 
     def encode(self, indices: np.ndarray, choices: np.ndarray) -> np.ndarray:
-        """The features the tree sees of architectures given by canonical indices (their rows)."""
+        """The features the tree sees of architectures, (n, n_features).
+
+        :param indices: their canonical indices (the rows read).
+        :param choices: their choice vectors (not needed here: the signature of both samplers).
+        """
         return self.features[indices]
 
     def repartition(self, tree: PartitionTree) -> None:
@@ -280,7 +284,11 @@ class PolytopeLeafSampler:
         return out
 
     def encode(self, indices: np.ndarray | None, choices: np.ndarray) -> np.ndarray:
-        """The features the tree sees of canonical choice vectors (n, n_decisions)."""
+        """The features the tree sees of architectures, (n, n_features).
+
+        :param indices: their canonical indices (not needed here: the signature of both samplers).
+        :param choices: their canonical choice vectors, (n, n_decisions).
+        """
         return check_features(self.space, choices) if self.encoding == "features" else self.one_hot(choices)
 
     def repartition(self, tree: PartitionTree) -> None:

@@ -436,6 +436,7 @@ def test_env_args_reach_the_env_and_make_runs_of_their_own(tmp_path):
         (["--space", "nb201", "--envs", "NAS-Bench-201-Global-v0"], "--space and --envs: give one"),
         (["--env-arg", "dataset=cifar10"], "env_args: 'dataset' is set by the grid; use --datasets"),
         (["--env-arg", "budget=5"], "env_args: 'budget' is set by the grid; use --budgets"),
+        (["--env-arg", 'constraint={"flops": 50}'], "env_args: 'constraint' is not taken by the grid"),
         (["--env-arg", "top_k=1", "--env-arg", "top_k=2"], "--env-arg top_k is given twice"),
         (["--env-arg", "nope=1"], "NAS-Bench-201-Continuous-v0 on cifar10: unexpected keyword argument"),
         (["--env-arg", "fidelity=12", "--fidelity", "12"], "fidelity is given twice"),

@@ -380,6 +380,11 @@ class BenchConfig:
         for key, flag in GRID_ARGUMENTS.items():
             if key in env_args:
                 raise ValueError(f"env_args: {key!r} is set by the grid; use {flag}")
+        if "constraint" in env_args:  # the scores select among every query, feasible or not
+            raise ValueError(
+                "env_args: 'constraint' is not taken by the grid, whose scores select among every query; "
+                "measure a constrained search with benchmarks/tabnas_nb201.py"
+            )
         fidelity = self.fidelity
         if "fidelity" in env_args:
             if fidelity is not None:

@@ -513,6 +513,7 @@ def test_cli_passes_agent_arguments_and_rejects_bad_ones(capsys):
         ("NAS-Bench-201-Global-v0", "local", []),
         ("NAS-Bench-201-Sequential-v0", "reinforce-lstm", []),
         ("NAS-Bench-201-Sequential-v0", "mcts", ["--agent-arg", "cp=0.2"]),
+        ("NAS-Bench-201-Global-v0", "lanas", ["--agent-arg", "sampler=hit-and-run"]),
         ("NAS-Bench-201-Continuous-v0", "l2nas", ["--agent-arg", "hidden_sizes=[32, 32]", "--agent-arg", "warmup=4"]),
     ],
 )

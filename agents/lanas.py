@@ -242,10 +242,6 @@ class PolytopeLeafSampler:
     a sample that fails is rejected and counted), and those not queried yet are kept, in random
     order, until the next refit.
 
-    (Sampling the continuous relaxation of the polytope and rounding its points, tried first,
-    finds almost nothing new in a small region: uniform points of a thin corner of the polytope
-    round to the vertex they lie next to, which is queried already.)
-
     :param space: the search space.
     :param chains: chains per round, >= 1.
     :param steps: hit-and-run steps per chain and round, >= 1.

@@ -339,13 +339,16 @@ def plot(path: Path, summary: dict[str, Any], rows: list[dict[str, str]]) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(summary), figsize=(5.2 * len(summary), 4.2), squeeze=False)
+    agents = list(dict.fromkeys(agent for data in summary.values() for agent in data["agents"]))
+    colours = {agent: f"C{k}" for k, agent in enumerate(agents)}  # one colour per agent in every panel
+    fig, axes = plt.subplots(1, len(summary), figsize=(5.2 * len(summary), 4.6), squeeze=False)
     for ax, dataset in zip(axes[0], summary, strict=True):
         for agent in summary[dataset]["agents"]:
             queries = np.sort(queries_array([r for r in rows if r["dataset"] == dataset and r["agent"] == agent]))
             found = queries[np.isfinite(queries)]
             steps = np.arange(1, len(found) + 1) / len(queries)
-            ax.step(np.concatenate([[1], found]), np.concatenate([[0], steps]), where="post", label=agent)
+            x, y = np.concatenate([[1], found]), np.concatenate([[0], steps])
+            ax.step(x, y, where="post", color=colours[agent], label=agent)
         grid = np.linspace(1, SPACE_SIZE, 200)
         ax.plot(grid, grid / SPACE_SIZE, "k:", label="random without repeats (exact)")
         ax.axvline(RANDOM_EXPECTATION, color="grey", lw=0.8)
@@ -353,8 +356,9 @@ def plot(path: Path, summary: dict[str, Any], rows: list[dict[str, str]]) -> Non
         ax.set_xlabel("queries")
         ax.set_title(f"NAS-Bench-201 {dataset}")
     axes[0][0].set_ylabel("fraction of runs that queried the optimum")
-    axes[0][-1].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

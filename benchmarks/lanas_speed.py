@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
-import nasgym  # noqa: F401  (registers the env ids)
-from nasgym.agents import make_agent
-from nasgym.bench.envs import report_evaluator
-from nasgym.bench.provenance import machine, versions
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lanas_sample_efficiency import StopAtOptimum, optimal_indices  # noqa: E402  (the optimum and the stop)
+
+import nasgym  # noqa: E402, F401  (registers the env ids)
+from nasgym.agents import make_agent  # noqa: E402
+from nasgym.bench.envs import report_evaluator  # noqa: E402
+from nasgym.bench.provenance import machine, versions  # noqa: E402
 
 ENV_ID = "NAS-Bench-201-Global-v0"
 SPACE_SIZE = 15_625
@@ -41,27 +43,9 @@ TARGET_S = 60.0
 RESULTS = Path(__file__).resolve().parent / "results" / "lanas"
 
 
-class StopAtOptimum(gym.Wrapper):
-    """Truncate the episode at the first query of an architecture in ``optimal``."""
-
-    def __init__(self, env: gym.Env, optimal: set[int]) -> None:
-        super().__init__(env)
-        self.optimal = optimal
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated or int(info["index"]) in self.optimal, info
-
-
-def optimal_indices(dataset: str) -> set[int]:
-    """The architectures with the dataset's best seed-mean validation accuracy."""
-    reporter = report_evaluator(ENV_ID, dataset, "", None)
-    valid = reporter.evaluate(np.arange(SPACE_SIZE), np.random.default_rng(0))["valid_acc"]
-    return {int(i) for i in np.flatnonzero(valid >= reporter.best_valid_acc)}
-
-
 def run_to_optimum(dataset: str, seed: int, optimal: set[int]) -> dict[str, Any]:
-    env = StopAtOptimum(gym.make(ENV_ID, dataset=dataset, budget=SPACE_SIZE), optimal)
+    """One run that stops at its first query of an optimal architecture (or after the whole space)."""
+    env = StopAtOptimum(gym.make(ENV_ID, dataset=dataset, budget=SPACE_SIZE), sorted(optimal), min_queries=1)
     try:
         result = make_agent("lanas").run(env, seed=seed)
     finally:
@@ -107,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
-    optimal = optimal_indices(args.dataset)
+    optimal = {int(i) for i in optimal_indices(report_evaluator(ENV_ID, args.dataset, "", None))}
     make_agent("lanas").run(gym.make(ENV_ID, dataset=args.dataset, budget=30), seed=0)  # warm-up, not counted
     load_before = [round(x, 2) for x in os.getloadavg()]
     runs = []

@@ -87,6 +87,15 @@ def test_feasible_flag_and_resources_agree_with_the_table_and_cost_no_query(env_
 
 
 @table_ids
+def test_quality_measured_on_validation_or_test_data_is_no_resource(env_id):
+    evaluator = make(env_id, budget=1).unwrapped.evaluator
+    known = {m for m in evaluator.table.arrays if np.isfinite(evaluator.table.mean(m)).any()}  # NaN-only: left out
+    resources = set(resource_values(evaluator))
+    assert METRIC in resources
+    assert resources == {m for m in known if not m.startswith(("valid_", "test_")) and m != "official_index"}
+
+
+@table_ids
 def test_a_limit_no_architecture_meets_is_an_error_at_gym_make(env_id):
     smallest = float(np.nanmin(resource_column(env_id)))
     make(env_id, budget=1, constraint={METRIC: smallest})  # the smallest meets its own value

@@ -35,12 +35,12 @@ ARGUMENTS = """
       the edges, beside the best-so-far curve).
     * `constraint`: `None` (default) or upper limits on resource metrics known without training,
       `{"flops": 100.0}`, `{"params": 0.5, "latency": 0.01}`, in the units of `info` (`flops`,
-      `params` in millions, `latency`, `latency_<device>` in seconds; any non-accuracy metric of the
-      table, or the space's exact `flops` and `params` where the evaluator trains). Every
-      architecture is checked at `gym.make`: a limit no architecture meets, an
-      unknown metric (the message lists the accepted ones) or a space too large to enumerate is a
-      `ValueError`. `env.unwrapped.is_feasible(arch)` and `env.unwrapped.resources(arch)` answer
-      without a query and without simulated time.
+      `params` in millions, `latency`, `latency_<device>` in seconds; any metric of the table but
+      the quality on validation and test data, `valid_*` and `test_*`; or the space's exact `flops`
+      and `params` where the evaluator trains). Every architecture is checked at `gym.make`: a
+      limit no architecture meets, an unknown metric (the message lists the accepted ones) or a
+      space too large to enumerate is a `ValueError`. `env.unwrapped.is_feasible(arch)` and
+      `env.unwrapped.resources(arch)` answer without a query and without simulated time.
     * `reward_beta`: the penalty weight of the penalty rewards, `reward="mnasnet"` (MnasNet,
       `Q * (T / T0) ** reward_beta`) and `reward="abs"` (TuNAS, `Q + reward_beta * |T / T0 - 1|`),
       with `Q` the validation accuracy / 100 and `T`, `T0` the resource and the limit of the

@@ -126,14 +126,17 @@ class TabularEvaluator:
     def resources(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric of the table that costs no training to know, as its mean over seeds per
         architecture (NaN where unknown): FLOPs, params, latencies (``latency_<device>``), train
-        times, ... (not the accuracies, which a search pays for with queries, nor the official index).
+        times, ... Not the quality measured on the validation or test data (``valid_*``, ``test_*``:
+        a search pays for it with queries), nor the official index.
 
         :param indices: canonical indices.
         """
         indices = self.space.check_index(indices, "indices")
-        fidelities = fidelity_metrics(self.space.name).values()
-        not_resources = {names[key] for names in fidelities for key in ("valid_acc", "test_acc")} | {"official_index"}
-        return {name: self.table.mean(name)[indices] for name in self.table.arrays if name not in not_resources}
+        return {
+            name: self.table.mean(name)[indices]
+            for name in self.table.arrays
+            if not name.startswith(("valid_", "test_")) and name != "official_index"
+        }
 
     def _seeds(self, indices: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         if self.noise == "mean":

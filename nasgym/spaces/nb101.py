@@ -12,6 +12,9 @@ Parameters and FLOPs of the network a cell builds (NAS-Bench-101's: a 3x3 stem c
 channels, 3 stacks of 3 cells with 128/256/512 channels and 2x2 max pools between the stacks, a
 global average pool and a dense layer to 10 classes) are computed exactly from the pruned cell by
 :func:`params_and_flops`.
+
+:class:`NB101Space` is the search space of an imported NAS-Bench-101 table (its cells are the
+table's rows), with the choice vectors, encodings and action decoding the envs need.
 """
 
 from __future__ import annotations
@@ -296,7 +299,9 @@ class NB101Space(ModuloTokens):
     Encodings: :meth:`features` is the 21 edge bits then the one-hot op of each of vertices 1..5,
     all zero for a vertex off every input-output path (padding or dangling), 36 values. The envs'
     actions (Global choice vectors, Sequential tokens, Continuous relaxations) may name a cell
-    outside the table; :meth:`decode_choices` then takes the table's cell nearest to it.
+    outside the table; :meth:`decode_choices` then takes the table's cell nearest to it. The
+    Sequential envs take 26 tokens of ``Discrete(3)``, one per decision, an edge's token read
+    modulo 2 (:class:`~nasgym.spaces.tokens.ModuloTokens`).
 
     Arch strings list the cell's edges and its 5 interior ops, e.g. ``edges=0-1,0-2,1-6,2-6|ops=
     conv3x3-bn-relu,maxpool3x3,conv3x3-bn-relu,conv3x3-bn-relu,conv3x3-bn-relu``.

@@ -224,7 +224,10 @@ def _cmd_data_info(args: argparse.Namespace, stdout: TextIO) -> int:
 def _cmd_data_build(args: argparse.Namespace, stdout: TextIO) -> int:
     from nasgym.evaluators.build import build_table  # live training: torch is needed from here on
 
-    live = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "device": args.device}
+    live = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train_rows": args.train_rows,
+        "seed": args.seed, "device": args.device,
+    }  # fmt: skip
     path, evaluator = build_table(
         args.space, args.dataset, data_dir=args.data_dir, executor=args.executor, workers=args.workers,
         ray_address=args.ray_address, progress=not args.quiet, **live,
@@ -401,9 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="train every architecture of a small space (resumable) and write its table"
     )
     build.add_argument("space", choices=sorted(SPACES), help="search space, e.g. convnet (1,364 networks)")
-    build.add_argument("--dataset", default="digits", help="digits (default), cifar10, cifar100 or ImageNet16-120")
+    build.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), cifar10, cifar100 or ImageNet16-120; for ffn2 and ffn3 a tabular dataset in --data-dir "
+        "(connect_4, adult, magic, criteo, or the name of a CSV/TSV file with a 'target' column)",
+    )
     build.add_argument("--epochs", type=_positive_int, default=12, help="training epochs (default: 12)")
     build.add_argument("--batch-size", type=_positive_int, default=256, help="batch size (default: 256)")
+    build.add_argument("--lr", type=float, help="initial learning rate (default: 0.1 * batch size / 256)")
+    build.add_argument(
+        "--train-rows", type=_positive_int, help="tabular datasets: train on this many rows of the training split"
+    )
     build.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     build.add_argument("--device", default="auto", help="auto (cuda when available, default), cpu, cuda or cuda:N")
     build.add_argument("--data-dir", type=Path, help="folder of the dataset files (not needed for digits)")

@@ -44,6 +44,7 @@ _SPACES = {
     "NAS-Bench-301": "darts",
     "NAS-Bench-101": "nb101",
     "FCNet": "fcnet",
+    "FFN": "ffn2",
 }
 #: evaluator defaults of spaces not answered by a 200-epoch table: NAS-Bench-301's surrogate (98
 #: epochs), the NATS-Bench size space (90 epochs), NAS-Bench-101 (108 epochs), FCNet (100 epochs)
@@ -52,14 +53,17 @@ _EVALUATOR_KWARGS = {
     "nats-sss": {"fidelity": 90},
     "nb101": {"fidelity": 108},
     "fcnet": {"fidelity": 100},
+    # TabNAS's feed-forward space has no published table: its envs train every query (batched) by default
+    "ffn2": {"evaluator": "live"},
 }
 #: what the test suite adds for spaces whose benchmark data a user imports (absent in CI)
-_TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}}
+_TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}, "ffn2": {"evaluator": "synthetic"}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
 _DEFAULT_DATASETS = {
     "nasbench-graph": "cora",
     "nasbench-graph-proteins": "proteins",
     "fcnet": "protein_structure",
+    "ffn2": "connect_4",
 }
 
 # LaNAS's ConvNet space has no benchmark table: its envs train every query on digits by default

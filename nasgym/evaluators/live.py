@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from nasgym.evaluators.base import RESULT_KEYS
 from nasgym.evaluators.parallel import EXECUTORS, Executor, TrainJob, make_executor
 from nasgym.evaluators.store import STORE_FILE, ResultStore
 from nasgym.spaces import get_space
-from nasgym.training.config import TrainConfig, check_live_dataset
+from nasgym.training.config import TABULAR_SPACES, TrainConfig, check_live_dataset
+from nasgym.training.tabular import find_file
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +73,11 @@ class LiveEvaluator:
         **train_kwargs: Any,
     ) -> None:
         self.space = get_space(space)
-        self.dataset = check_live_dataset(dataset)
+        self.dataset = check_live_dataset(dataset, space)
         own = ("space", "dataset", "data_dir", "executor", "workers", "ray_address", "store", "cache_dir")
         self.config = TrainConfig.from_kwargs(also_accepted=own, **train_kwargs)
+        if self.config.train_rows is not None and space not in TABULAR_SPACES:
+            raise ValueError(f"train_rows is for the tabular spaces {list(TABULAR_SPACES)}, not {space!r}")
         self.config_hash = self.config.config_hash(dataset)
         # checked here, before a store is opened, rather than where each is first used (a pool of 0
         # workers divided by zero at the first query)
@@ -88,6 +92,8 @@ class LiveEvaluator:
         if store is not None and not isinstance(store, (str, os.PathLike, ResultStore)):
             raise TypeError(f"store must be a ResultStore, a database file path or None, got {store!r}")
         self.data_dir = str(data_dir) if data_dir is not None else None
+        if space in TABULAR_SPACES:  # a missing file is named now, not at the first query
+            find_file(dataset, data_dir)
         if not isinstance(store, ResultStore):
             if store is None and cache_dir is not None:
                 store = Path(cache_dir) / STORE_FILE
@@ -138,25 +144,37 @@ class LiveEvaluator:
         )  # fmt: skip
         return out
 
-    def _train(self, indices: list[int]) -> dict[int, dict[str, Any]]:
-        """Train the given architectures, storing each result as soon as it is known."""
+    def _run(self, indices: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(index, metrics)`` of the given architectures as each is trained: the FFN spaces train
+        batched in this process (:func:`nasgym.training.ffn.train_ffns`), the others one job per
+        architecture on the executor."""
+        if self.space.name in TABULAR_SPACES:
+            from nasgym.training.ffn import train_ffns  # torch only where training happens
+
+            choices = self.space.choices_of(np.array(indices, dtype=np.int64))
+            runs = train_ffns(self.space.name, choices, self.dataset, self.config, self.data_dir)
+            return ((indices[position], metrics) for position, metrics in runs)
         jobs = [
             TrainJob(
                 i, self.space.name, tuple(self.space.choices_of(i).tolist()), self.dataset, self.config, self.data_dir
             )
             for i in indices
         ]
+        return ((job.index, metrics) for job, metrics in self.executor.run(jobs))
+
+    def _train(self, indices: list[int]) -> dict[int, dict[str, Any]]:
+        """Train the given architectures, storing each result as soon as it is known."""
         experiment = self.config.experiment(self.dataset)
         results: dict[int, dict[str, Any]] = {}
-        show = self.config.progress and len(jobs) > 1
+        show = self.config.progress and len(indices) > 1
         with tqdm(
-            total=len(jobs), desc=f"training {self.space.name} on {self.dataset}", unit="arch", disable=not show
+            total=len(indices), desc=f"training {self.space.name} on {self.dataset}", unit="arch", disable=not show
         ) as bar:
-            for job, metrics in self.executor.run(jobs):
-                arch = self.space.arch_string(job.index)
+            for index, metrics in self._run(indices):
+                arch = self.space.arch_string(index)
                 self.store.put(self.space.name, arch, self.dataset, self.config_hash, experiment, metrics)
                 self.n_trained += 1
-                results[job.index] = metrics
+                results[index] = metrics
                 logger.info(
                     "trained %s on %s: valid %.2f%%, test %.2f%%, %.1f s on %s",
                     arch,

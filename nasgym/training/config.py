@@ -19,6 +19,10 @@ from typing import Any
 PIPELINE_VERSION = 1
 #: datasets live evaluation trains on.
 LIVE_DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "ImageNet16-120")
+#: datasets whose images are augmented unless ``augment`` says otherwise (flipped digits are other digits)
+AUGMENTED_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+#: spaces of feed-forward networks, trained on tabular datasets (:mod:`nasgym.training.tabular`)
+TABULAR_SPACES: tuple[str, ...] = ("ffn2", "ffn3")
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 #: NAS-Bench-201's learning rate at its batch size; other batch sizes scale it linearly.
 BASE_LR, BASE_BATCH_SIZE = 0.1, 256
@@ -35,7 +39,14 @@ _FIELD_TYPE_CHECKS = {
 }
 
 
-def check_live_dataset(dataset: str) -> str:
+def check_live_dataset(dataset: str, space: str | None = None) -> str:
+    """``dataset`` if live evaluation of ``space`` can train on it, else a ValueError naming the accepted
+    ones: :data:`LIVE_DATASETS` for the image spaces; any tabular dataset name for :data:`TABULAR_SPACES`
+    (whether its files exist is known when they are read)."""
+    if space in TABULAR_SPACES:
+        from nasgym.training.tabular import check_dataset_name  # numpy only, no torch
+
+        return check_dataset_name(dataset)
     if dataset not in LIVE_DATASETS:
         raise ValueError(f"dataset {dataset!r} is unknown for live evaluation; accepted: {list(LIVE_DATASETS)}")
     return dataset
@@ -56,6 +67,8 @@ class TrainConfig:
     :param weight_decay: L2 weight decay.
     :param nesterov: Nesterov momentum.
     :param schedule: ``"cosine"`` (per step, to 0) or ``"constant"``.
+    :param train_rows: train on the first ``train_rows`` rows of the training split only (tabular
+        datasets, whose split is already in random order: a cheaper table); ``None``: all of it.
     :param seed: seed of the initial weights, the batch order and the augmentation.
     :param augment: random crop and flip; ``None``: on for CIFAR and ImageNet16, off for digits
         (flipped digits are other digits).
@@ -74,6 +87,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     nesterov: bool = True
     schedule: str = "cosine"
+    train_rows: int | None = None
     seed: int = 0
     augment: bool | None = None
     device: str = "auto"
@@ -97,6 +111,10 @@ class TrainConfig:
             raise ValueError(f"schedule {self.schedule!r} is unknown; accepted: {list(SCHEDULES)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"device {self.device!r} is unknown; accepted: 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.train_rows is not None and self.train_rows < 1:
+            raise ValueError(
+                f"train_rows must be an integer >= 1 (or None: the whole training split), got {self.train_rows!r}"
+            )
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 (or None for torch's default), got {self.num_threads!r}")
 
@@ -119,12 +137,14 @@ class TrainConfig:
 
     def augments(self, dataset: str) -> bool:
         """Whether training on ``dataset`` augments the images."""
-        return self.augment if self.augment is not None else check_live_dataset(dataset) != "digits"
+        return self.augment if self.augment is not None else dataset in AUGMENTED_DATASETS
 
     def experiment(self, dataset: str) -> dict[str, Any]:
         """What the result depends on: the resolved training fields and the pipeline version."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _EXECUTION_FIELDS}
         fields.update(lr=self.learning_rate, augment=self.augments(dataset), pipeline=PIPELINE_VERSION)
+        if self.train_rows is None:  # the whole split, as before the field existed: stored results keep their hash
+            del fields["train_rows"]
         return fields
 
     def config_hash(self, dataset: str) -> str:

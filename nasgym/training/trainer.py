@@ -13,7 +13,7 @@ import logging
 import math
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,27 @@ class FitResult:
     train_acc: float
     train_time: float
     images_per_s: float
+
+
+def sgd_with_schedule(
+    parameters: Iterable[torch.Tensor], config: TrainConfig, steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR | None]:
+    """The optimiser of a :class:`TrainConfig`: SGD with its momentum, Nesterov flag and weight
+    decay, and (``schedule="cosine"``) a per-step cosine annealing to 0 over ``steps`` steps
+    (``None`` for a constant rate).
+
+    :param parameters: what to optimise.
+    :param config: the training configuration.
+    :param steps: optimiser steps of the whole training.
+    """
+    optimizer = torch.optim.SGD(
+        parameters, lr=config.learning_rate, momentum=config.momentum,
+        weight_decay=config.weight_decay, nesterov=config.nesterov,
+    )  # fmt: skip
+    if config.schedule != "cosine":
+        return optimizer, None
+    cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    return optimizer, cosine
 
 
 class Trainer:
@@ -110,17 +131,9 @@ class Trainer:
         """
         config = self.config
         model.train()
-        optimizer = torch.optim.SGD(
-            model.parameters(), lr=config.learning_rate, momentum=config.momentum,
-            weight_decay=config.weight_decay, nesterov=config.nesterov,
-        )  # fmt: skip
         n = len(data.train)
         steps = config.epochs * math.ceil(n / config.batch_size)
-        scheduler = None
-        if config.schedule == "cosine":
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
-            )
+        optimizer, scheduler = sgd_with_schedule(model.parameters(), config, steps)
         # loss scaling is only needed for float16; with bfloat16 or without amp it passes through
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
         generator = torch.Generator(device=self.device).manual_seed(config.seed)

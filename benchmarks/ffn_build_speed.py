@@ -1,0 +1,155 @@
+"""Training speed of an FFN space batched across architectures against one network at a time.
+
+Every architecture of the space (``ffn2``: 400 networks) trains on the same first ``--rows`` rows
+of a tabular dataset's training split for ``--epochs`` epochs, twice: batched in padded groups
+(:func:`nasgym.training.ffn.group_architectures`, :class:`~nasgym.training.ffn.BatchedFFN`,
+:func:`~nasgym.training.ffn.fit_group`, what ``nasgym data build`` runs) and one plain
+``torch.nn.Sequential`` after another with the same optimiser, schedule and batches. Only training
+is timed (the networks, data and optimisers are built outside the clock; evaluation is left out).
+From the batched rate the script derives the training time of a whole build at the given recipe
+(``--build-rows`` rows x ``--build-epochs`` epochs): rows and epochs scale the work linearly, so this
+is an extrapolation, written as one. The load averages before and after are recorded with the
+machine and the versions: on a shared machine they say how much of it the run had.
+
+Results go to ``benchmarks/results/ffn/build_speed.{json,md}``.
+
+Usage::
+
+    python benchmarks/ffn_build_speed.py --data-dir PATH/TO/tabular     # ffn2 on connect_4 (PMLB's files)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_nb201 import system_info  # noqa: E402  (the machine record every speed script writes)
+
+from nasgym.spaces import get_space  # noqa: E402
+from nasgym.training.config import TrainConfig  # noqa: E402
+from nasgym.training.ffn import BatchedFFN, fit_group, group_architectures, seeded_networks  # noqa: E402
+from nasgym.training.tabular import load_tabular  # noqa: E402
+from nasgym.training.trainer import sgd_with_schedule  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "ffn"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--space", default="ffn2", help="ffn2 (400 networks) or ffn3 (8,000)")
+    parser.add_argument("--dataset", default="connect_4", help="tabular dataset (connect_4)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder of the tabular datasets (default: <nasgym cache>/datasets/tabular)"
+    )
+    parser.add_argument("--rows", type=int, default=128, help="training rows each network sees per epoch (128)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs timed (1)")
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
+    parser.add_argument("--build-rows", type=int, help="rows of the build to extrapolate to (default: the whole split)")
+    parser.add_argument("--build-epochs", type=int, default=2, help="epochs of the build to extrapolate to (2)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "build_speed.json", help="JSON file to write")
+    args = parser.parse_args(argv)
+    if min(args.rows, args.epochs, args.batch_size, args.build_epochs) < 1:
+        parser.error("--rows, --epochs, --batch-size and --build-epochs must be >= 1")
+    return args
+
+
+def fit_alone(net: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> None:
+    """One plain network, trained as :func:`fit_group` trains each of a group."""
+    steps = config.epochs * math.ceil(len(y) / config.batch_size)
+    optimizer, scheduler = sgd_with_schedule(net.parameters(), config, steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    for _ in range(config.epochs):
+        order = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(y), config.batch_size):
+            index = order[start : start + config.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x[index]), y[index]).backward()
+            optimizer.step()
+            scheduler.step()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    space = get_space(args.space)
+    data = load_tabular(args.dataset, args.data_dir)
+    x, y = torch.from_numpy(data.x_train[: args.rows]), torch.from_numpy(data.y_train[: args.rows])
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device="cpu", progress=False)
+    widths = space.widths(space.enumerate())
+    fit_alone(*seeded_networks(widths[:1].tolist(), data.n_inputs, data.n_classes, 0), x, y, config)  # warm-up
+    load_before = os.getloadavg()
+    start_cpu = time.process_time()
+    batched = 0.0
+    groups = group_architectures(widths)
+    for padded, members in groups:
+        model = BatchedFFN(seeded_networks(widths[members].tolist(), data.n_inputs, data.n_classes, 0), padded)
+        start = time.perf_counter()
+        fit_group(model, x, y, config)
+        batched += time.perf_counter() - start
+    batched_cpu = time.process_time() - start_cpu
+    alone = 0.0
+    for net in seeded_networks(widths.tolist(), data.n_inputs, data.n_classes, 0):
+        start = time.perf_counter()
+        fit_alone(net, x, y, config)
+        alone += time.perf_counter() - start
+    load_after = os.getloadavg()
+    build_rows = args.build_rows or len(data.y_train)
+    per_row_epoch = batched / (len(y) * args.epochs)
+    result = {
+        "space": args.space,
+        "n_archs": int(space.size),
+        "n_groups": len(groups),
+        "dataset": args.dataset,
+        "n_inputs": data.n_inputs,
+        "rows": len(y),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "batched_train_s": batched,
+        "batched_cpu_s": batched_cpu,
+        "one_by_one_train_s": alone,
+        "speedup": alone / batched,
+        "network_rows_per_s_batched": space.size * len(y) * args.epochs / batched,
+        "network_rows_per_s_one_by_one": space.size * len(y) * args.epochs / alone,
+        "extrapolated_build_rows": build_rows,
+        "extrapolated_build_epochs": args.build_epochs,
+        "extrapolated_build_train_s": per_row_epoch * build_rows * args.build_epochs,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        **system_info(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    table = [
+        f"# Training speed of the {args.space} space ({space.size} networks) on {args.dataset}",
+        "",
+        f"Machine: {result['machine']}; {result['versions']}; load average (1, 5, 15 min) before "
+        f"{', '.join(f'{v:.1f}' for v in load_before)}, after {', '.join(f'{v:.1f}' for v in load_after)}.",
+        f"Command: `{result['command']}`",
+        "",
+        f"Every network trains on the first {len(y)} training rows for {args.epochs} epoch(s), batch "
+        f"{args.batch_size} (training only, evaluation not timed):",
+        "",
+        "| mode | seconds | network-rows per second |",
+        "|---|---|---|",
+        f"| batched ({len(groups)} padded groups) | {batched:.1f} | {result['network_rows_per_s_batched']:.0f} |",
+        f"| one network at a time | {alone:.1f} | {result['network_rows_per_s_one_by_one']:.0f} |",
+        "",
+        f"Speedup of batching: {result['speedup']:.1f}x. Extrapolated (linear in rows and epochs, at this "
+        f"run's load) training time of a build on {build_rows} rows x {args.build_epochs} epochs: "
+        f"{result['extrapolated_build_train_s'] / 60:.0f} min.",
+        "",
+    ]
+    args.out.with_suffix(".md").write_text("\n".join(table))
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -205,3 +205,16 @@ def test_envs_train_each_query_live(flavour, tiny_csv, tmp_path):
     assert info["params"] * 1e6 == env.search_space.param_count(choices, 5, 3) and 0 <= info["test_acc"] <= 100
     _, again, _, truncated, info = query(env, choices)
     assert again == reward and info["cached"] and truncated
+
+
+def test_a_parameter_limit_is_known_without_training(tiny_csv, tmp_path):
+    env = gym.make(
+        "FFN-Global-v0", dataset="tiny", data_dir=tiny_csv, cache_dir=tmp_path, constraint={"params": 0.005}, **TINY
+    ).unwrapped
+    space = env.search_space
+    # 5 encoded inputs, 3 classes: 32-144 has 6*32 + 33*144 + 145*3 = 5,379 parameters, 8-8 has 147
+    assert env.is_feasible("8-8") and not env.is_feasible("32-144")
+    assert env.resources("32-144") == {"params": pytest.approx(0.005379)}
+    feasible = env.is_feasible(space.enumerate())
+    np.testing.assert_array_equal(feasible, space.param_count(space.enumerate(), 5, 3) <= 5000)
+    assert env.evaluator.n_trained == 0

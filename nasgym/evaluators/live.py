@@ -24,7 +24,7 @@ from nasgym.evaluators.parallel import EXECUTORS, Executor, TrainJob, make_execu
 from nasgym.evaluators.store import STORE_FILE, ResultStore
 from nasgym.spaces import get_space
 from nasgym.training.config import TABULAR_SPACES, TrainConfig, check_live_dataset
-from nasgym.training.tabular import find_file
+from nasgym.training.tabular import find_file, load_tabular
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,21 @@ class LiveEvaluator:
             self._executor.close()
             self._executor = None
         self.store.close()
+
+    def resources(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Resource metrics known without training (what an env's ``constraint`` reads): for the FFN
+        spaces the exact ``params`` and ``flops`` (M) on this dataset's encoded inputs and classes
+        (its files are read, nothing trains), for the others the space's formulas
+        (:meth:`~nasgym.spaces.base.SearchSpace.resources`).
+
+        :param indices: canonical indices.
+        """
+        choices = self.space.choices_of(self.space.check_index(indices, "indices"))
+        if self.space.name not in TABULAR_SPACES:
+            return self.space.resources(choices, self.dataset)
+        data = load_tabular(self.dataset, self.data_dir)
+        params = self.space.param_count(choices, data.n_inputs, data.n_classes) / 1e6
+        return {"params": params, "flops": params.copy()}
 
     def _metrics(self, stored: dict[str, Any], wall_time: float, cached: bool) -> dict[str, Any]:
         """The answer to one query from its stored result."""

@@ -43,6 +43,12 @@ def test_the_main_job_command_is_the_documented_search():
     assert args.env in nasgym.ENV_IDS and args.env_arg == []  # the embedded default data: no data argument
 
 
+@pytest.mark.parametrize("env_id", nasgym.ENV_IDS)
+def test_every_registered_id_has_a_row_in_the_environment_table(env_id):
+    rows = re.findall(r"^\| `([^`]+)` \|", README.read_text().split("## Environments", 1)[1], re.M)
+    assert env_id in rows, f"README's environment table has no row for {env_id}"
+
+
 def test_the_readme_tables_are_what_nasgym_bench_readme_generates(tmp_path):
     text = README.read_text()
     folders = [match["folder"] for match in BLOCK.finditer(text)]

@@ -189,6 +189,12 @@ def test_build_resumes_from_the_store(tiny_csv, tmp_path):
     _, again = build_table("ffn2", "tiny", cache_dir=tmp_path, data_dir=tiny_csv, **TINY)
     assert (again.n_cached, again.n_trained) == (400, 0)
     assert path.is_dir()
+    # the FFN envs read the built table instead of training
+    env = gym.make("FFN-Global-v0", dataset="tiny", evaluator="tabular", cache_dir=tmp_path, budget=2).unwrapped
+    env.reset(seed=0)
+    _, reward, _, _, info = query(env, env.search_space.from_string("32-144"))
+    stored = again.evaluate_one(int(env.search_space.index_of(env.search_space.from_string("32-144"))))
+    assert info["valid_acc"] == stored["valid_acc"] and reward == pytest.approx(stored["valid_acc"] / 100)
 
 
 @pytest.mark.parametrize("flavour", ["Continuous", "Sequential", "Global"])

@@ -11,7 +11,7 @@ import numpy as np
 
 from nasgym.spaces import get_space
 from nasgym.tables import load_table
-from nasgym.tables.metrics import fidelity_metrics
+from nasgym.tables.metrics import IDENTITY_METRICS, fidelity_metrics
 from nasgym.tables.repository import check_space_dataset
 
 NOISE_MODES = ("seed", "mean")
@@ -127,7 +127,8 @@ class TabularEvaluator:
         """Every metric of the table that costs no training to know, as its mean over seeds per
         architecture (NaN where unknown): FLOPs, params, latencies (``latency_<device>``), train
         times, ... Not the quality measured on the validation or test data (``valid_*``, ``test_*``:
-        a search pays for it with queries), nor the official index.
+        a search pays for it with queries), nor the arrays that identify an architecture
+        (:data:`~nasgym.tables.metrics.IDENTITY_METRICS`).
 
         :param indices: canonical indices.
         """
@@ -135,7 +136,7 @@ class TabularEvaluator:
         return {
             name: self.table.mean(name)[indices]
             for name in self.table.arrays
-            if not name.startswith(("valid_", "test_")) and name != "official_index"
+            if not name.startswith(("valid_", "test_")) and name not in IDENTITY_METRICS
         }
 
     def _seeds(self, indices: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:

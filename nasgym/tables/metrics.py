@@ -20,6 +20,8 @@ METRICS: dict[str, str] = {
     "cell_hash": "NAS-Bench-101: the official hash of each row's cell, as 4 numbers of 32 bits",
     "valid_loss": "validation loss after the full schedule, per seed (FCNet: mean squared error; FFN: cross-entropy)",
 }
+#: arrays that name an architecture rather than measure it (never a resource, never a reward)
+IDENTITY_METRICS: frozenset[str] = frozenset({"official_index", "cell", "cell_hash"})
 #: latency of each device of the HELP measurements, in seconds: ``latency_<device>``.
 LATENCY_DEVICE_PREFIX = "latency_"
 #: the per-query metrics whose value depends on the training seed, keyed by fidelity (epochs).

@@ -184,3 +184,27 @@ def test_an_episode_longer_than_the_space_queries_every_architecture_and_repeats
     np.testing.assert_equal(native.step(batch), sync.step(batch))  # the budget-th query truncates both
     native.close()
     sync.close()
+
+
+@vector_ids
+@pytest.mark.parametrize("actions", ["any", "few"])
+@pytest.mark.parametrize(
+    "kwargs", [{"budget": 9}, {"budget": 12, "top_k": 2}, {"budget": 7, "noise": "mean", "top_k": 3}]
+)
+def test_the_numpy_path_equals_sync_vector_env(env_id, actions, kwargs, monkeypatch):
+    """Without numba (the ``fast`` extra) the numpy path does the queries: it too equals SyncVectorEnv."""
+    monkeypatch.setattr(vector, "_vector_kernels", None)
+    assert_same_run(env_id, 60 * steps_per_query(env_id), actions, **kwargs)
+
+
+def test_the_numpy_path_takes_an_episode_longer_than_the_space(monkeypatch):
+    monkeypatch.setattr(vector, "_vector_kernels", None)
+    test_an_episode_longer_than_the_space_queries_every_architecture_and_repeats()
+
+
+@vector_ids
+def test_the_compiled_path_runs_where_numba_is_installed(env_id):
+    pytest.importorskip("numba")
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", **TEST_KWARGS[env_id])
+    assert envs.unwrapped._kernels is not None
+    envs.close()

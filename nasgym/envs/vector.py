@@ -29,14 +29,20 @@ from nasgym.rewards import valid_acc_reward
 from nasgym.selection import _CLEAR_GAP, COMPARE_DECIMALS
 from nasgym.spaces.base import SearchSpace
 
+try:  # the compiled steps (the ``fast`` extra); without numba the numpy path does the same
+    from nasgym.envs import _vector_kernels
+except ImportError:
+    _vector_kernels = None
+
 #: uniform draws pre-drawn per sub-env and refilled when used up: numpy's generators give the same
 #: doubles as a block ``rng.random(k)`` as k single ``rng.random()`` calls, so the queries see
 #: exactly the draws the single env makes, at the cost of one Python call per block
 DRAW_BLOCK = 512
 #: the metrics of a query (info keys besides arch, index, n_queries, sim_time and best_*)
 _QUERY_KEYS = ("valid_acc", "test_acc", "flops", "params", "latency", "cost")
-#: the query metrics that do not depend on the drawn seed
-_CONSTANT_KEYS = ("test_acc", "flops", "params", "latency")
+#: the query metrics that do not depend on the drawn seed (the compiled query writes them between
+#: valid_acc and cost)
+_CONSTANT_KEYS = _QUERY_KEYS[1:5]
 
 _ARCH_STRINGS: dict[tuple, np.ndarray] = {}
 
@@ -187,16 +193,18 @@ class NASVectorEnv(VectorEnv):
         self._arch_strings = _all_arch_strings(space)
         #: the canonical index of a choice vector is its dot product with these (a product space)
         self._radix = space.index_of(np.eye(space.n_decisions, dtype=np.int64))
-        # what a query observes: column int(draw * n_seeds[i]) of architecture i, at flat offset
-        # i * columns + column of the (valid_acc, cost) rows, and its rank in the top-K's order
-        valid, cost, self._n_seeds = self._evaluator.observation_table()
+        # what a query observes: column int(draw * n_seeds[i]) of architecture i, row i * columns +
+        # column of _observed: (valid_acc, cost, rank in the top-K's order; ranks are exact as
+        # floats); per architecture, _architectures holds n_seeds and the metrics that do not depend
+        # on the drawn seed (_CONSTANT_KEYS). One row each, so a query reads one cache line of each
+        valid, cost, n_seeds = self._evaluator.observation_table()
         self._columns = valid.shape[1]
-        self._observed = np.stack([valid.reshape(-1), cost.reshape(-1)])
-        self._observation_rank, self._rank_value = _observation_ranks(valid)
-        # the metrics that do not depend on the drawn seed, one row per key of _CONSTANT_KEYS
+        ranks, self._rank_value = _observation_ranks(valid)
+        self._observed = np.column_stack([valid.reshape(-1), cost.reshape(-1), ranks])
         constant = self._evaluator.evaluate(np.arange(size), np.random.default_rng(0))
-        self._constant = np.stack([np.asarray(constant[key], dtype=np.float64) for key in _CONSTANT_KEYS])
-        self._test_acc = self._constant[_CONSTANT_KEYS.index("test_acc")]
+        self._architectures = np.column_stack([n_seeds, *(constant[key] for key in _CONSTANT_KEYS)])
+        self._architectures = self._architectures.astype(np.float64, copy=False)
+        self._test_acc = self._architectures[:, 1 + _CONSTANT_KEYS.index("test_acc")]
         self._rows = np.arange(n)
         self._all_rows_mask = np.ones(n, dtype=bool)
 
@@ -227,15 +235,12 @@ class NASVectorEnv(VectorEnv):
         self._best_index = np.full(n, -1, dtype=np.int64)
         self._best_mean = np.full(n, -math.inf)
         self._best_slot = np.full(n, -1, dtype=np.int64)
-        # the best's arch string and test accuracy, set when the best changes (read where it is >= 0)
-        self._best_arch = np.full(n, "", dtype=object)
-        self._best_test_acc = np.full(n, math.nan)
-        # top-K by (best observed validation accuracy, index) as observation ranks, slot-major
-        # (reductions over the K slots are then whole-row operations); a free slot holds rank -1
-        # and index -1, so it is the first evicted, and index -1 reads the zero row appended to
-        # the encodings
-        self._top_index = np.full((self._top_k, n), -1, dtype=np.int64)
-        self._top_rank = np.full((self._top_k, n), -1, dtype=np.int64)
+        # top-K by (best observed validation accuracy, index) as observation ranks, one row per
+        # sub-env (a compiled update reads one cache line, not K); a free slot holds rank -1 and
+        # index -1, so it is the first evicted, and index -1 reads the zero row appended to the
+        # encodings
+        self._top_index = np.full((n, self._top_k), -1, dtype=np.int64)
+        self._top_rank = np.full((n, self._top_k), -1, dtype=np.int64)
         self._top_len = np.zeros(n, dtype=np.int64)
         self._top_floor = np.full(n, -math.inf)  # the smallest member's value (-inf while not full)
         self._onehots_or_zero = np.vstack([self._onehots, np.zeros_like(self._onehots[:1])])
@@ -245,6 +250,11 @@ class NASVectorEnv(VectorEnv):
         # each row's mean top-K features (the space's uniform features while empty)
         self._uniform_top_k = np.asarray(space.uniform_features(), dtype=np.float32)
         self._top_observation = np.tile(self._uniform_top_k, (n, 1))
+        #: the compiled steps (None: the numpy path), and where they list the rare incumbent updates
+        self._kernels = _vector_kernels
+        self._rare = np.zeros(n, dtype=np.int64)
+        self._lookups = np.zeros((2, n), dtype=np.int64)
+        self._no_draws = np.zeros(0)  # (the draws of noise other than "seed")
         self._started = False
 
     # --- Gymnasium API --------------------------------------------------------------------------
@@ -325,8 +335,8 @@ class NASVectorEnv(VectorEnv):
         self._best_index[rows] = -1
         self._best_mean[rows] = -math.inf
         self._best_slot[rows] = -1
-        self._top_index[:, rows] = -1
-        self._top_rank[:, rows] = -1
+        self._top_index[rows] = -1
+        self._top_rank[rows] = -1
         self._top_len[rows] = 0
         self._top_floor[rows] = -math.inf
         self._top_observation[rows] = self._uniform_top_k
@@ -357,27 +367,51 @@ class NASVectorEnv(VectorEnv):
 
     def _query(self, rows: np.ndarray | slice, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Evaluate one architecture per row, record it in the histories; the metrics and reward."""
-        if self._seed_noise:  # the column each query observes, as TabularEvaluator.evaluate_one draws it
-            observation = self._take_draws(rows)
-            observation *= self._n_seeds.take(indices)
-            observation = observation.astype(np.int64)
-            observation += indices * self._columns
+        draws = self._take_draws(rows) if self._seed_noise else self._no_draws
+        if self._kernels is None:
+            metrics = self._query_numpy(rows, indices, draws)
         else:
-            observation = indices
-        valid, cost = self._observed.take(observation, axis=1)
-        metrics = dict(zip(_CONSTANT_KEYS, self._constant.take(indices, axis=1), strict=True))
-        metrics["valid_acc"], metrics["cost"] = valid, cost
+            metrics = self._query_compiled(self._rows if rows is _ALL else rows, indices, draws)
         if self._reward_fn is valid_acc_reward:
-            metrics["reward"] = valid / 100.0
+            metrics["reward"] = metrics["valid_acc"] / 100.0
         else:  # any other reward sees the metrics dict of each query, as in the single env
             rows_of_values = zip(*(metrics[k].tolist() for k in _QUERY_KEYS), strict=True)
             queries = [dict(zip(_QUERY_KEYS, values, strict=True)) for values in rows_of_values]
             metrics["reward"] = np.array([float(self._reward_fn(query)) for query in queries])
+        return metrics
+
+    def _query_numpy(self, rows: np.ndarray | slice, indices: np.ndarray, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_query` on arrays: the metrics, with the histories updated."""
+        architectures = self._architectures.take(indices, axis=0)
+        if self._seed_noise:  # the column each query observes, as TabularEvaluator.evaluate_one draws it
+            observation = draws * architectures[:, 0]
+            observation = observation.astype(np.int64)
+            observation += indices * self._columns
+        else:
+            observation = indices
+        valid, cost, ranks = self._observed.take(observation, axis=0).T
+        metrics = dict(zip(_CONSTANT_KEYS, architectures[:, 1:].T, strict=True))
+        metrics["valid_acc"], metrics["cost"] = valid, cost
         self._n_queries[rows] += 1
         self._sim_time[rows] += cost
         self._observe(rows, indices, valid)
-        self._update_top_k(rows, indices, valid, self._observation_rank.take(observation))
+        self._update_top_k(rows, indices, valid, ranks.astype(np.int64))
         return metrics
+
+    def _query_compiled(self, rows: np.ndarray, indices: np.ndarray, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_query` in one compiled loop over ``rows``; the incumbent's rare cases go through
+        the same exact rules as in the numpy path."""
+        values = np.empty((len(_QUERY_KEYS), len(rows)))
+        n_rare = self._kernels.query(
+            rows, indices, draws, self._seed_noise, self._columns, self._observed, self._architectures, values,
+            self._n_queries, self._sim_time, self._size, _CLEAR_GAP,
+            self._slot_of, self._log_index, self._log_sum, self._log_count, self._n_distinct, self._best_index,
+            self._best_mean, self._best_slot, self._top_index, self._top_rank, self._top_len, self._top_floor,
+            self._rank_value, self._onehots, self._onehot_sum, self._top_observation, self._lookups, self._rare,
+        )  # fmt: skip
+        for position in self._rare[:n_rare].tolist():
+            self._observe_exactly(int(rows[position]), int(indices[position]))
+        return dict(zip(_QUERY_KEYS, values, strict=True))
 
     def _observe(self, rows: np.ndarray | slice, indices: np.ndarray, valid: np.ndarray) -> None:
         """:meth:`nasgym.selection.Incumbent.observe` of each row, on arrays: a query clearly ahead
@@ -418,12 +452,6 @@ class NASVectorEnv(VectorEnv):
         self._best_mean[rows] = np.where(takes | keeps, mean, best_mean)
         self._best_index[rows] = np.where(takes, indices, best_index)
         self._best_slot[rows] = np.where(takes, slot, best_slot)
-        taken = np.flatnonzero(takes)
-        if taken.size:
-            new_best = indices[taken]
-            taken = taken if rows is _ALL else rows[taken]
-            self._best_arch[taken] = self._arch_strings.take(new_best)
-            self._best_test_acc[taken] = self._test_acc.take(new_best)
         if rare.any():
             rare_rows = np.flatnonzero(rare) if rows is _ALL else rows[rare]
             for row, index in zip(rare_rows.tolist(), indices[rare].tolist(), strict=True):
@@ -442,8 +470,6 @@ class NASVectorEnv(VectorEnv):
 
     def _set_best(self, row: int, index: int, mean: float, slot: int) -> None:
         self._best_index[row], self._best_mean[row], self._best_slot[row] = index, mean, slot
-        if index >= 0:
-            self._best_arch[row], self._best_test_acc[row] = self._arch_strings[index], self._test_acc[index]
 
     def _mean_of(self, row: int, slot: int) -> float:
         log = slot * self.num_envs + row
@@ -480,19 +506,19 @@ class NASVectorEnv(VectorEnv):
             return
         rows = picked if rows is _ALL else rows[picked]
         indices, ranks = indices[picked], ranks[picked]
-        member_ranks = self._top_rank.take(rows, axis=1)  # (K, rows)
-        hit = self._top_index.take(rows, axis=1) == indices
+        member_ranks = self._top_rank.take(rows, axis=0).T  # (K, rows): reductions over K are whole-row ones
+        hit = self._top_index.take(rows, axis=0).T == indices
         member = hit.any(axis=0)
         if member.any():
             again = np.flatnonzero(member)
             kept = np.maximum(member_ranks[:, again], np.where(hit[:, again], ranks[again], -1))
             member_ranks[:, again] = kept
-            self._top_rank[:, rows[again]] = kept
+            self._top_rank[rows[again]] = kept.T
             self._top_floor[rows[again]] = self._rank_value.take(kept.min(axis=0) + 1)
             enter = np.flatnonzero(~member)
             rows, indices, ranks, member_ranks = rows[enter], indices[enter], ranks[enter], member_ranks[:, enter]
         slot = member_ranks.argmin(axis=0)
-        flat = slot * self.num_envs + rows  # the entry of each row's evicted slot
+        flat = rows * self._top_k + slot  # the entry of each row's evicted slot
         evicted = self._top_index.take(flat)
         self._top_index.flat[flat] = indices
         self._top_rank.flat[flat] = ranks
@@ -526,15 +552,17 @@ class NASVectorEnv(VectorEnv):
             self._add_infos(infos, query_rows, arch=self._arch_strings.take(indices), index=indices)
             self._add_infos(infos, query_rows, **{key: metrics[key] for key in _QUERY_KEYS})
         self._add_infos(infos, rows, n_queries=self._n_queries[rows].copy(), sim_time=self._sim_time[rows].copy())
-        has_best = self._best_index[rows] >= 0
+        best_index = self._best_index[rows]
+        has_best = best_index >= 0
         best_rows = rows if has_best.all() else (self._rows if rows is _ALL else rows)[has_best]
         if best_rows is _ALL or best_rows.size:
+            best_index = best_index if best_rows is rows else best_index[has_best]
             self._add_infos(
                 infos,
                 best_rows,
                 best_valid_acc=self._best_mean[best_rows].copy(),
-                best_arch=self._best_arch[best_rows].copy(),
-                best_test_acc=self._best_test_acc[best_rows].copy(),
+                best_arch=self._arch_strings.take(best_index),
+                best_test_acc=self._test_acc.take(best_index),
             )
         return infos
 
@@ -572,12 +600,13 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
         space = self._space
         self._scores_shape = (-1, space.n_decisions, space.max_choices)
         self._float_radix = self._radix.astype(np.float64)  # (exact: indices are far below 2**53)
+        self._n_choices = space.n_choices.astype(np.int64)
         # padded choices of uneven decisions can never win the argmax
         padding = np.where(np.arange(space.max_choices) < space.n_choices[:, None], 0.0, -np.inf)
         self._padding = padding.astype(np.float32) if np.isinf(padding).any() else None
 
     def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
-        values = np.asarray(actions, dtype=np.float32)
+        values = np.ascontiguousarray(actions, dtype=np.float32)
         if values.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {values.shape}")
         if rows is not _ALL:
@@ -585,7 +614,11 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
         if values.size and not (values.min() >= -1.0 and values.max() <= 1.0):  # False for NaN
             bad = values[~(np.abs(values) <= 1.0)]
             raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
-        return rows, self._first_argmax(values)
+        if self._kernels is None:
+            return rows, self._first_argmax(values)
+        indices = np.empty(len(values), dtype=np.int64)
+        self._kernels.first_argmax(values, self._n_choices, self._radix, indices)
+        return rows, indices
 
     def _first_argmax(self, values: np.ndarray) -> np.ndarray:
         """The canonical index of the ``argmax`` per decision (the first of equal values) of each row.

@@ -224,14 +224,18 @@ def _cmd_data_info(args: argparse.Namespace, stdout: TextIO) -> int:
 def _cmd_data_build(args: argparse.Namespace, stdout: TextIO) -> int:
     from nasgym.evaluators.build import build_table  # live training: torch is needed from here on
 
-    live = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train_rows": args.train_rows,
-        "seed": args.seed, "device": args.device,
-    }  # fmt: skip
-    path, evaluator = build_table(
-        args.space, args.dataset, data_dir=args.data_dir, executor=args.executor, workers=args.workers,
-        ray_address=args.ray_address, progress=not args.quiet, **live,
-    )  # fmt: skip
+    if args.space == "dqn-arch":  # Double DQN agents on a Gymnasium task: environment steps, not epochs
+        rl = {"steps": args.steps, "seeds": args.seeds}
+        training = {k: v for k, v in rl.items() if v is not None} | {"seed": args.seed, "device": args.device}
+    elif args.steps is not None or args.seeds is not None:
+        raise ValueError(f"--steps and --seeds are for the dqn-arch space, not {args.space!r}; give --epochs")
+    else:
+        training = {
+            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train_rows": args.train_rows,
+            "seed": args.seed, "device": args.device, "data_dir": args.data_dir, "executor": args.executor,
+            "workers": args.workers, "ray_address": args.ray_address,
+        }  # fmt: skip
+    path, evaluator = build_table(args.space, args.dataset, progress=not args.quiet, **training)
     stdout.write(
         f"built the {args.space} {args.dataset} table ({evaluator.space.size} archs: {evaluator.n_trained} trained, "
         f"{evaluator.n_cached} from the result store {evaluator.store.path}) at {path}; the tabular evaluator "
@@ -406,9 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("space", choices=sorted(SPACES), help="search space, e.g. convnet (1,364 networks)")
     build.add_argument(
         "--dataset",
+        "--task",
         default="digits",
         help="digits (default), cifar10, cifar100 or ImageNet16-120; for ffn2 and ffn3 a tabular dataset in --data-dir "
-        "(connect_4, adult, magic, criteo, or the name of a CSV/TSV file with a 'target' column)",
+        "(connect_4, adult, magic, criteo, or the name of a CSV/TSV file with a 'target' column); for dqn-arch a "
+        "Gymnasium task with a discrete action space (--task CartPole-v1, LunarLander-v3)",
     )
     build.add_argument("--epochs", type=_positive_int, default=12, help="training epochs (default: 12)")
     build.add_argument("--batch-size", type=_positive_int, default=256, help="batch size (default: 256)")
@@ -416,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--train-rows", type=_positive_int, help="tabular datasets: train on this many rows of the training split"
     )
+    build.add_argument(
+        "--steps", type=_positive_int, help="dqn-arch: environment steps per agent (default: the task's preset)"
+    )
+    build.add_argument("--seeds", type=_positive_int, help="dqn-arch: agents per architecture (default: 2)")
     build.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     build.add_argument("--device", default="auto", help="auto (cuda when available, default), cpu, cuda or cuda:N")
     build.add_argument("--data-dir", type=Path, help="folder of the dataset files (not needed for digits)")

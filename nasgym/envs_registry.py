@@ -72,6 +72,11 @@ _CONVNET_FLAVOURS = {
     "Sequential": "nasgym.envs.convnet_sequential:ConvNetSequentialEnv",
     "Global": "nasgym.envs.convnet_global:ConvNetGlobalEnv",
 }
+# the Q-networks of a Double DQN agent: every query trains agents on the Gymnasium task (the dataset)
+_DQN_ARCH_KWARGS = {"space": "dqn-arch", "dataset": "CartPole-v1", "evaluator": "live"}
+_DQN_ARCH_FLAVOURS = {flavour: _FLAVOURS[flavour] for flavour in ("Sequential", "Global")}
+#: spaces with envs of their own flavours that train every query by default (tested on the synthetic evaluator)
+_TRAINED_SPACES = (("ConvNet", _CONVNET_FLAVOURS, _CONVNET_KWARGS), ("DQN-Arch", _DQN_ARCH_FLAVOURS, _DQN_ARCH_KWARGS))
 
 ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
     EnvSpecRow(
@@ -86,8 +91,9 @@ ENV_TABLE: tuple[EnvSpecRow, ...] = tuple(
     for space_id, space in _SPACES.items()
     for flavour, entry_point in _FLAVOURS.items()
 ) + tuple(
-    EnvSpecRow(f"ConvNet-{flavour}-v0", entry_point, _CONVNET_KWARGS, {"evaluator": "synthetic"})
-    for flavour, entry_point in _CONVNET_FLAVOURS.items()
+    EnvSpecRow(f"{space_id}-{flavour}-v0", entry_point, kwargs, {"evaluator": "synthetic"})
+    for space_id, flavours, kwargs in _TRAINED_SPACES
+    for flavour, entry_point in flavours.items()
 )
 ENV_IDS: tuple[str, ...] = tuple(row.id for row in ENV_TABLE)
 

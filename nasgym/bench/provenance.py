@@ -36,7 +36,7 @@ def _digest(hasher: hashlib._Hash, values: np.ndarray) -> None:
 
 
 def _is_live(evaluator: Evaluator) -> bool:
-    return type(evaluator).__module__ == "nasgym.evaluators.live"
+    return type(evaluator).__module__ in ("nasgym.evaluators.live", "nasgym.evaluators.rl")
 
 
 def tables_fingerprint(reward: Evaluator, report: Evaluator) -> str:

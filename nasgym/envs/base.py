@@ -52,9 +52,9 @@ def make_evaluator(
     if noise not in NOISE_MODES:  # checked for every evaluator (live has no seed noise), before any table
         raise ValueError(f"noise {noise!r} is unknown; accepted: {list(NOISE_MODES)}")
     if evaluator == "live":
-        from nasgym.evaluators.live import LiveEvaluator  # loaded only when live training is asked for
+        from nasgym.evaluators.live import make_live_evaluator  # loaded only when live training is asked for
 
-        return LiveEvaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
+        return make_live_evaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
     if evaluator == "supernet":
         from nasgym.evaluators.supernet import SupernetEvaluator  # loads torch only when asked for
 

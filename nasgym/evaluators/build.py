@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasgym.evaluators.live import LiveEvaluator
+from nasgym.evaluators.live import LiveEvaluator, make_live_evaluator
 from nasgym.tables import SPACE_DATASETS, TableStore, clear_memory_cache
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def build_table(
             f"space {space!r} already has the official {dataset!r} benchmark table; a build would overlay it "
             "with results of another training recipe. Build on another dataset (e.g. digits)"
         )
-    evaluator = LiveEvaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
+    evaluator = make_live_evaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
     try:
         size = evaluator.space.size
         logger.info("building the %s table of %s: %d architectures", dataset, space, size)

@@ -240,3 +240,17 @@ class LiveEvaluator:
             return self._metrics(stored, time.perf_counter() - start, cached=True)
         metrics = self._train([int(index)])[int(index)]
         return self._metrics(metrics, time.perf_counter() - start, cached=False)
+
+
+def make_live_evaluator(space: str, dataset: str, **kwargs: Any) -> LiveEvaluator:
+    """The live evaluator of ``space``: :class:`~nasgym.evaluators.rl.DQNEvaluator` for the Q-networks
+    of the ``dqn-arch`` space (trained by reinforcement learning on a Gymnasium task), else
+    :class:`LiveEvaluator`.
+
+    :param kwargs: the evaluator's further arguments.
+    """
+    if space == "dqn-arch":
+        from nasgym.evaluators.rl import DQNEvaluator  # torch at import: only when asked for
+
+        return DQNEvaluator(space, dataset, **kwargs)
+    return LiveEvaluator(space, dataset, **kwargs)

@@ -5,6 +5,7 @@ from pathlib import Path
 from nasgym.spaces.base import SearchSpace
 from nasgym.spaces.convnet import ConvNetSpace
 from nasgym.spaces.darts import DARTS_OPS, DartsSpace
+from nasgym.spaces.dqn_arch import DQN_ACTIVATIONS, DQN_WIDTHS, DQNArchSpace
 from nasgym.spaces.fcnet import FCNetSpace
 from nasgym.spaces.ffn import FFN_WIDTHS, FFN3Space, FFNSpace
 from nasgym.spaces.graph import NASBenchGraphProteinsSpace, NASBenchGraphSpace
@@ -25,6 +26,7 @@ SPACES: dict[str, type[SearchSpace]] = {
     "ffn2": FFNSpace,
     "ffn3": FFN3Space,
     "fcnet": FCNetSpace,
+    "dqn-arch": DQNArchSpace,
 }
 
 
@@ -45,6 +47,9 @@ __all__ = [
     "SPACES",
     "ConvNetSpace",
     "DARTS_OPS",
+    "DQN_ACTIVATIONS",
+    "DQN_WIDTHS",
+    "DQNArchSpace",
     "DartsSpace",
     "FCNetSpace",
     "FFN3Space",

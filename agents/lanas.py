@@ -6,7 +6,11 @@ actions for Monte Carlo tree search" (LaNAS; official code in the LaMCTS reposit
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import logging
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -18,7 +22,7 @@ from nasgym.agents.base import SearchAgent
 from nasgym.spaces.base import SearchSpace
 
 #: accepted values of LaNAS's ``sampler`` argument.
-SAMPLERS = ("auto", "exact", "hit-and-run")
+SAMPLERS = ("auto", "exact", "hit-and-run", "pymc")
 #: a node whose predictions spread less than this (relative) is left unsplit: its model saw no signal.
 _FLAT = 1e-9
 
@@ -347,15 +351,7 @@ class PolytopeLeafSampler:
         elif len(region_choices) == 0:
             return []
         else:
-            state = self.states.get(node)
-            if state is None:
-                state = self.states[node] = region_choices[rng.integers(0, len(region_choices), self.chains)]
-            slack = self.one_hot(state) @ a.T - b
-            visited = np.empty((self.steps, *state.shape), dtype=np.int64)
-            for step in range(self.steps):
-                hit_and_run_step(state, slack, a, strict, self.starts, self.n_choices, rng, pair=step % 2 == 1)
-                visited[step] = state
-            visited = visited.reshape(-1, len(self.n_choices))
+            visited = self._walk(node, a, b, strict, region_choices, rng)
         choices = self.space.canonical(visited)
         indices, first = np.unique(np.asarray(self.space.index_of(choices)), return_index=True)
         choices = choices[first]  # one row per architecture
@@ -364,6 +360,152 @@ class PolytopeLeafSampler:
         self.rejected += int((~inside).sum())
         kept = choices[inside & ~np.isin(indices, np.fromiter(self.queried, np.int64, len(self.queried)))]
         return list(kept[rng.permutation(len(kept))])
+
+    def _walk(
+        self,
+        node: int,
+        a: np.ndarray,
+        b: np.ndarray,
+        strict: np.ndarray,
+        region_choices: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The architectures one round of the chains visits in ``node``'s region, (n, n_decisions).
+
+        :param node: the region.
+        :param a: its constraint rows in one-hot coordinates (:meth:`constraints`).
+        :param b: their bounds.
+        :param strict: whether each constraint is strict.
+        :param region_choices: queried architectures of the region (the chains' starts).
+        :param rng: the agent's generator.
+        """
+        state = self.states.get(node)
+        if state is None:
+            state = self.states[node] = region_choices[rng.integers(0, len(region_choices), self.chains)]
+        slack = self.one_hot(state) @ a.T - b
+        visited = np.empty((self.steps, *state.shape), dtype=np.int64)
+        for step in range(self.steps):
+            hit_and_run_step(state, slack, a, strict, self.starts, self.n_choices, rng, pair=step % 2 == 1)
+            visited[step] = state
+        return visited.reshape(-1, len(self.n_choices))
+
+
+class PymcLeafSampler(PolytopeLeafSampler):
+    """Sampling in a region of a space too large to enumerate with PyMC (the ``lanas`` extra): the
+    relaxed polytope of the region's constraints is sampled, and the draws discretised.
+
+    Each decision's one-hot block is relaxed to a point of its simplex, the softmax of standard
+    normal logits (argmax of the logits: a uniform choice, so without constraints the discretised
+    draws are uniform architectures). The region's constraints (:meth:`PolytopeLeafSampler.constraints`,
+    linear in the one-hot coordinates) hold on the relaxed point through a hard potential (log
+    density ``-inf`` outside), and ``chains`` chains of PyMC's Metropolis sampler (one coordinate of
+    the logits at a time, which copes with the hard walls) start from the region's queried
+    architectures, their one-hot blocks softened just enough to lie inside the relaxed polytope.
+    Every draw is discretised by the argmax of each decision's logits, and, as with hit-and-run,
+    kept only where the architecture satisfies every constraint of the path with the tree's own
+    arithmetic (the others are counted as rejected) and is not queried yet. One model is built and
+    sampled per region and round, seeded from the agent's generator; its draws serve later visits
+    of the region until the next refit.
+
+    :param space: the search space.
+    :param chains: Metropolis chains per model, >= 1.
+    :param draws: draws kept per chain, >= 1.
+    :param tune: tuning steps per chain before them (discarded), >= 0.
+    :param rounds: models tried before :meth:`sample` gives up on a region, >= 1.
+    """
+
+    #: logit of a start's chosen option (others 0), raised until the softened start lies inside.
+    START_LOGITS = (4.0, 8.0, 16.0, 32.0)
+
+    def __init__(self, space: SearchSpace, chains: int = 2, draws: int = 250, tune: int = 100, rounds: int = 1) -> None:
+        super().__init__(space, chains=chains, steps=draws, rounds=rounds)
+        self.tune = check_int("tune", tune, 0)
+        self.pymc = import_pymc()
+        max_choices = int(self.n_choices.max())
+        #: which (decision, option) cells of the padded logits are real options.
+        self.mask = np.arange(max_choices) < self.n_choices[:, None]
+        #: PyMC models built and sampled.
+        self.models = 0
+
+    def relaxed(self, logits: np.ndarray) -> np.ndarray:
+        """The relaxed one-hot point (concatenated per-decision softmax) of padded logits, (n, sum(n_choices))."""
+        masked = np.where(self.mask, logits, -np.inf)
+        weights = np.exp(masked - masked.max(axis=-1, keepdims=True))
+        return (weights / weights.sum(axis=-1, keepdims=True))[..., self.mask]
+
+    def starts_inside(self, choices: np.ndarray, a: np.ndarray, b: np.ndarray, strict: np.ndarray) -> np.ndarray:
+        """Padded logits, one row per architecture of ``choices`` whose softened one-hot point lies
+        inside the relaxed polytope (the smallest of :attr:`START_LOGITS` that puts it there); those
+        none of them does are dropped, (n, n_decisions, max_choices)."""
+        chosen = np.arange(self.mask.shape[1]) == np.asarray(choices)[:, :, None]
+        found = np.zeros(len(choices), dtype=bool)
+        logits = np.zeros(chosen.shape)
+        for height in self.START_LOGITS:
+            trial = np.where(chosen, height, 0.0)
+            slack = self.relaxed(trial) @ a.T - b
+            inside = np.where(strict, slack > 0, slack >= 0).all(axis=1) & ~found
+            logits[inside] = trial[inside]
+            found |= inside
+        return logits[found]
+
+    def _walk(
+        self,
+        node: int,
+        a: np.ndarray,
+        b: np.ndarray,
+        strict: np.ndarray,
+        region_choices: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        pm = self.pymc
+        import pytensor.tensor as pt
+
+        starts = self.starts_inside(region_choices[rng.integers(0, len(region_choices), self.chains)], a, b, strict)
+        if len(starts) == 0:  # no start strictly inside the relaxed polytope: nothing to walk from
+            return np.zeros((0, len(self.n_choices)), dtype=np.int64)
+        decision, option = np.nonzero(self.mask)
+        with pm.Model():
+            logits = pm.Normal("logits", 0.0, 1.0, shape=self.mask.shape)
+            relaxed = pt.special.softmax(pt.where(self.mask, logits, -np.inf), axis=1)[decision, option]
+            slack = pt.dot(a, relaxed) - b
+            inside = pt.all(pt.where(strict, pt.gt(slack, 0.0), pt.ge(slack, 0.0)))
+            pm.Potential("region", pt.switch(inside, 0.0, -np.inf))
+            with quiet_pymc():
+                trace = pm.sample(
+                    draws=self.steps,
+                    tune=self.tune,
+                    chains=len(starts),
+                    cores=1,
+                    step=pm.Metropolis(),
+                    initvals=[{"logits": start} for start in starts],
+                    random_seed=int(rng.integers(2**31)),
+                    progressbar=False,
+                    compute_convergence_checks=False,
+                    return_inferencedata=False,
+                )
+        self.models += 1
+        draws = trace.get_values("logits", combine=True)
+        return np.where(self.mask, draws, -np.inf).argmax(axis=-1)
+
+
+def import_pymc() -> Any:
+    """The ``pymc`` module, or an ``ImportError`` that says how to install it."""
+    try:
+        return importlib.import_module("pymc")
+    except ImportError as exc:
+        raise ImportError(f"LaNAS's sampler='pymc' needs PyMC: pip install 'nasgym[lanas]' ({exc})") from exc
+
+
+@contextlib.contextmanager
+def quiet_pymc() -> Iterator[None]:
+    """Silence PyMC's per-sampling INFO lines (one model per region visit) while sampling."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def hit_and_run_step(
@@ -483,9 +625,14 @@ class LaNAS(SearchAgent):
     ``space.features``), ``"hit-and-run"`` walks the architectures of the region's polytope by
     discrete hit-and-run and keeps those that satisfy all its constraints (:class:`PolytopeLeafSampler`;
     for spaces too large to enumerate; features: ``space.features`` where affine in the decisions'
-    one-hot encoding, else that one-hot encoding), ``"auto"`` the first where the space is
-    enumerable, else the second. A region that yields no new architecture (hit-and-run only: its
-    architectures all queried, or none found in the sampler's rounds) is given up until the next
+    one-hot encoding, else that one-hot encoding), ``"pymc"`` samples the region's relaxed polytope
+    with PyMC and discretises the draws, keeping those that satisfy all its constraints
+    (:class:`PymcLeafSampler`, same features; needs the ``lanas`` extra), ``"auto"`` the exact sampler
+    where the space is enumerable, else hit-and-run. ``"auto"`` never picks PyMC, so that a seed
+    gives the same run whether or not the extra is installed, and because a PyMC model is far slower
+    to build and sample than a hit-and-run round (``benchmarks/results/lanas/pymc.md``). A region
+    that yields no new architecture (hit-and-run and PyMC only: its architectures all queried, or
+    none found in the sampler's rounds) is given up until the next
     refit and the query goes to the region UCB selects next; once no region has a new architecture
     (every architecture queried), uniformly random ones are queried. Both are counted (:meth:`stats`).
 
@@ -493,7 +640,7 @@ class LaNAS(SearchAgent):
     :param cp: exploration constant, >= 0 (default 0.1, the official NAS-Bench-101 run).
     :param n_init: uniformly random initial samples, >= 1 and at most the env's budget (default 10).
     :param refit_interval: queries between refits of the tree, >= 1 (default 20).
-    :param sampler: ``"auto"`` (default), ``"exact"`` or ``"hit-and-run"``.
+    :param sampler: ``"auto"`` (default), ``"exact"``, ``"hit-and-run"`` or ``"pymc"``.
 
     After a search, :attr:`tree` holds the tree of the last refit with the statistics of every
     sample, and :meth:`stats` what the sampler did.
@@ -528,24 +675,36 @@ class LaNAS(SearchAgent):
                 f"sampler='exact' enumerates the space, and {space!r} is too large to enumerate; "
                 "use sampler='hit-and-run' or 'auto'"
             )
+        if self.sampler == "pymc":
+            try:
+                import_pymc()
+            except ImportError as exc:
+                return str(exc)
         return None
 
     def stats(self) -> dict[str, Any]:
-        """What the last search's sampler did: ``sampler`` (``"exact"`` or ``"hit-and-run"``),
+        """What the last search's sampler did: ``sampler`` (``"exact"``, ``"hit-and-run"`` or ``"pymc"``),
         ``encoding`` (the tree's features: ``"features"``, the space's, or ``"one-hot"``),
-        ``fallbacks`` (queries drawn outside the region UCB selected first: hit-and-run found no new
+        ``fallbacks`` (queries drawn outside the region UCB selected first: hit-and-run or PyMC found no new
         architecture there), ``uniform_draws`` (queries drawn uniformly at random because no region
         had a new architecture left: the whole space was queried, or every region given up), and for
-        hit-and-run ``proposed``, ``rejected`` (rounded architectures, and those that violated a
-        constraint of their region) and ``regions_given_up``."""
+        hit-and-run and PyMC ``proposed``, ``rejected`` (distinct discretised architectures, and those
+        that violated a constraint of their region) and ``regions_given_up``, for PyMC ``models``
+        (models built and sampled)."""
         sampler = self._leaf_sampler
         if sampler is None:
             return {}
         stats: dict[str, Any] = {"fallbacks": self._fallbacks, "uniform_draws": self._uniform_draws}
         if isinstance(sampler, ExactLeafSampler):
             return {"sampler": "exact", "encoding": "features", **stats}
-        return {"sampler": "hit-and-run", "encoding": sampler.encoding, **stats, "proposed": sampler.proposed,
-                "rejected": sampler.rejected, "regions_given_up": sampler.regions_given_up}  # fmt: skip
+        stats |= {
+            "proposed": sampler.proposed,
+            "rejected": sampler.rejected,
+            "regions_given_up": sampler.regions_given_up,
+        }
+        if isinstance(sampler, PymcLeafSampler):
+            return {"sampler": "pymc", "encoding": sampler.encoding, **stats, "models": sampler.models}
+        return {"sampler": "hit-and-run", "encoding": sampler.encoding, **stats}
 
     def search(self, env: gym.Env, seed: int) -> None:
         self.check_env(env)
@@ -554,7 +713,12 @@ class LaNAS(SearchAgent):
         if self.n_init > budget:
             raise ValueError(f"n_init must be at most the env's budget of {budget} queries, got {self.n_init}")
         exact = self.sampler == "exact" or (self.sampler == "auto" and space.enumerable)
-        self._leaf_sampler = leaf_sampler = ExactLeafSampler(space) if exact else PolytopeLeafSampler(space)
+        if exact:
+            self._leaf_sampler = leaf_sampler = ExactLeafSampler(space)
+        elif self.sampler == "pymc":
+            self._leaf_sampler = leaf_sampler = PymcLeafSampler(space)
+        else:
+            self._leaf_sampler = leaf_sampler = PolytopeLeafSampler(space)
         self._fallbacks = self._uniform_draws = 0
         rng = agent_rng(seed)
         env.reset(seed=seed)
@@ -589,7 +753,7 @@ class LaNAS(SearchAgent):
         rng: np.random.Generator,
     ) -> np.ndarray:
         """The region UCB selects among those with an unqueried architecture, and an unqueried
-        architecture of the region; where hit-and-run finds none there, the region is given up and
+        architecture of the region; where hit-and-run or PyMC finds none there, the region is given up and
         the selection repeated (the query then lies outside the region first selected); once the
         whole space is given up (every architecture queried), a uniformly random architecture."""
         tree = self.tree

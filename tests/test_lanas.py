@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_agents import ToyEvaluator
 
+from nasgym.agents import lanas as lanas_module
 from nasgym.agents import make_agent
 from nasgym.agents.lanas import (
     ExactLeafSampler,
@@ -240,7 +241,7 @@ def test_lanas_searches_a_space_of_ten_to_the_13_without_enumerating_it(monkeypa
         ({"cp": float("nan")}, ["cp"]),
         ({"n_init": 0}, ["n_init", ">= 1"]),
         ({"refit_interval": 0}, ["refit_interval", ">= 1"]),
-        ({"sampler": "pymc"}, ["sampler", "'exact'", "'hit-and-run'", "'pymc'"]),
+        ({"sampler": "gibbs"}, ["sampler", "'exact'", "'hit-and-run'", "'pymc'", "'gibbs'"]),
     ],
 )
 def test_bad_arguments_raise_a_value_error_naming_them(kwargs, words):
@@ -276,3 +277,13 @@ def test_a_space_it_cannot_encode_or_enumerate_is_refused_with_its_reason():
     large = GlobalNASEnv(space="large", evaluator=LinearLarge(), budget=20)
     with pytest.raises(ValueError, match="sampler='exact' enumerates the space.*'hit-and-run'"):
         make_agent("lanas", sampler="exact").run(large, seed=0)
+
+
+def test_the_pymc_sampler_without_pymc_is_refused_with_how_to_install_it(monkeypatch):
+    def missing():
+        raise ImportError("LaNAS's sampler='pymc' needs PyMC: pip install 'nasgym[lanas]' (No module named 'pymc')")
+
+    monkeypatch.setattr(lanas_module, "import_pymc", missing)
+    large = GlobalNASEnv(space="large", evaluator=LinearLarge(), budget=20)
+    with pytest.raises(ValueError, match=r"agent 'lanas' cannot search .*pip install 'nasgym\[lanas\]'"):
+        make_agent("lanas", sampler="pymc").run(large, seed=0)

@@ -25,6 +25,7 @@ Usage::
 
     nice -n 10 python benchmarks/lanas_ablations.py                 # 12 seeds, cap 2,000 (about 15 min here)
     nice -n 10 python benchmarks/lanas_ablations.py --seeds 3 --cap 500 --out /tmp/ablations.json
+    python benchmarks/lanas_ablations.py --report-only              # the .md and plots from the JSON
 """
 
 from __future__ import annotations
@@ -145,6 +146,27 @@ def dynamics(seeds: list[int], budget: int) -> list[dict[str, Any]]:
     return out
 
 
+def separation(leaves: list[dict[str, Any]]) -> tuple[float, ...]:
+    """Of one tree's leaves: their count, the best leaf's mean, std and size, the worst leaf's mean,
+    and the share of the accuracy variance over all architectures that lies between the leaves."""
+    sizes = np.array([leaf["architectures"] for leaf in leaves], dtype=np.float64)
+    means = np.array([leaf["mean"] for leaf in leaves])
+    stds = np.array([leaf["std"] for leaf in leaves])
+    grand = np.average(means, weights=sizes)
+    between = np.average((means - grand) ** 2, weights=sizes)
+    within = np.average(stds**2, weights=sizes)
+    best = int(np.argmax(means))
+    return len(leaves), means[best], stds[best], sizes[best], means.min(), between / (between + within)
+
+
+def restore_censored(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as read back from JSON, a censored quantile (written as ``null``) ``inf`` again."""
+    for setting in record["summary"]:
+        for key in ("queries_to_optimum", f"best_valid_acc_at_{ANYTIME}"):
+            setting[key] = {q: math.inf if v is None else v for q, v in setting[key].items()}
+    return record
+
+
 def cell(stats: dict[str, float], digits: int) -> str:
     """``median [q1, q3]``; a censored quantile reads ``censored``."""
 
@@ -191,27 +213,20 @@ def markdown(record: dict[str, Any], stem: str) -> str:
         "",
         "A tree of height 5 fitted on the first n samples of a run; every architecture of the space pushed "
         "down it; per leaf (heap order: the leftmost is the good side of every split) the count and the mean "
-        "+- std of the true validation accuracy of its architectures. Spread of the leaf means (best minus worst "
-        "leaf with at least 1% of the space), median over seeds:",
+        "+- std of the true validation accuracy of its architectures. Per sample count, medians over seeds of: the "
+        "best leaf (highest mean accuracy), the worst leaf, and the share of the accuracy variance over the "
+        "space that lies between the leaves (1: every leaf holds one accuracy; 0: the leaves do not separate):",
         "",
-        "| samples | leaves | spread of leaf means (points) | best leaf mean | its architectures |",
-        "|---:|---:|---:|---:|---:|",
+        "| samples | leaves | best leaf: mean (std) | its architectures | worst leaf mean | variance between leaves |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for n in DYNAMICS_POINTS:
         snaps = [d for d in record["dynamics"] if d["samples"] == n]
         if not snaps:
             continue
-        spread, best, size, count = [], [], [], []
-        for snap in snaps:
-            big = [leaf for leaf in snap["leaves"] if leaf["architectures"] >= 0.01 * record["space_size"]]
-            top = max(big, key=lambda leaf: leaf["mean"])
-            spread.append(top["mean"] - min(leaf["mean"] for leaf in big))
-            best.append(top["mean"])
-            size.append(top["architectures"])
-            count.append(len(snap["leaves"]))
-        lines.append(
-            f"| {n:,} | {np.median(count):g} | {np.median(spread):.2f} | {np.median(best):.2f} | {np.median(size):g} |"
-        )
+        columns = np.array([separation(snap["leaves"]) for snap in snaps])
+        count, best, best_std, size, worst, between = np.median(columns, axis=0)
+        lines.append(f"| {n:,} | {count:g} | {best:.2f} ({best_std:.2f}) | {size:g} | {worst:.2f} | {between:.2f} |")
     lines += ["", f"![dynamics]({stem}_dynamics.png)"]
     return "\n".join(lines) + "\n"
 
@@ -285,7 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "ablations.json", help="JSON file (.csv, .md, .png beside)"
     )
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md and plots from the JSON file")
     args = parser.parse_args(argv)
+    if args.report_only:
+        record = restore_censored(json.loads(args.out.read_text()))
+        args.out.with_suffix(".md").write_text(markdown(record, args.out.stem))
+        plot(args.out, record)
+        return 0
     for name in ("seeds", "dynamics_seeds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

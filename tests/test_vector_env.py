@@ -193,12 +193,12 @@ def test_an_episode_longer_than_the_space_queries_every_architecture_and_repeats
 )
 def test_the_numpy_path_equals_sync_vector_env(env_id, actions, kwargs, monkeypatch):
     """Without numba (the ``fast`` extra) the numpy path does the queries: it too equals SyncVectorEnv."""
-    monkeypatch.setattr(vector, "_vector_kernels", None)
+    monkeypatch.setattr(vector, "_kernels", None)
     assert_same_run(env_id, 60 * steps_per_query(env_id), actions, **kwargs)
 
 
 def test_the_numpy_path_takes_an_episode_longer_than_the_space(monkeypatch):
-    monkeypatch.setattr(vector, "_vector_kernels", None)
+    monkeypatch.setattr(vector, "_kernels", None)
     test_an_episode_longer_than_the_space_queries_every_architecture_and_repeats()
 
 

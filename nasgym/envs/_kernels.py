@@ -1,9 +1,11 @@
-"""Compiled per-sub-env steps of the native vector envs (numba, the ``fast`` extra).
+"""Compiled steps of the table-backed envs (numba, the ``fast`` extra).
 
 :class:`~nasgym.envs.vector.NASVectorEnv` keeps each sub-env's search history in arrays over the
 sub-envs; its numpy path updates them in whole-array passes, which at N = 1024 cost about 150
-numpy calls a step. These kernels do the same updates in one compiled loop over the sub-envs,
-writing into the env's arrays in place. ``cache=True`` keeps the machine code on disk (next to
+numpy calls a step. :func:`query` does the same updates in one compiled loop over the sub-envs,
+writing into the env's arrays in place. The Continuous envs decode an action (argmax per decision)
+with :func:`first_argmax` (vector) or :func:`checked_argmax` (single env: one call in place of
+about eight numpy calls). ``cache=True`` keeps the machine code on disk (next to
 this file, or in ``NUMBA_CACHE_DIR``), so only the first process on a machine compiles them.
 """
 
@@ -14,29 +16,43 @@ from numba import njit
 
 
 @njit(cache=True)
-def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> None:
-    """The canonical index of each row's argmax per decision (the first of equal values).
+def _argmax_index(scores: np.ndarray, n_choices: np.ndarray, radix: np.ndarray) -> int:
+    """The canonical index of the argmax per decision (the first of equal values) of one action.
 
-    :param values: ``(rows, n_decisions * max_choices)`` float32 action scores.
+    :param scores: ``(n_decisions * max_choices,)`` float32 action scores.
     :param n_choices: the number of choices of each decision (padded choices never win).
     :param radix: the index weight of each decision's choice.
-    :param indices: ``(rows,)`` int64, written with the indices.
     """
-    width = values.shape[1] // n_choices.shape[0]
+    width = scores.shape[0] // n_choices.shape[0]
+    index = 0
+    for decision in range(n_choices.shape[0]):
+        start = decision * width
+        best, choice = scores[start], 0
+        for c in range(1, n_choices[decision]):
+            # strictly greater: equal values, 0.0 and -0.0 included, keep the first (selects,
+            # not branches: random scores would mispredict half of them)
+            value = scores[start + c]
+            greater = value > best
+            choice = c if greater else choice
+            best = value if greater else best
+        index += choice * radix[decision]
+    return index
+
+
+@njit(cache=True)
+def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> None:
+    """:func:`_argmax_index` of each row of ``values`` (checked by the caller), into ``indices``."""
     for row in range(values.shape[0]):
-        index = 0
-        for decision in range(n_choices.shape[0]):
-            start = decision * width
-            best, choice = values[row, start], 0
-            for c in range(1, n_choices[decision]):
-                # strictly greater: equal values, 0.0 and -0.0 included, keep the first (selects,
-                # not branches: random scores would mispredict half of them)
-                value = values[row, start + c]
-                greater = value > best
-                choice = c if greater else choice
-                best = value if greater else best
-            index += choice * radix[decision]
-        indices[row] = index
+        indices[row] = _argmax_index(values[row], n_choices, radix)
+
+
+@njit(cache=True)
+def checked_argmax(scores: np.ndarray, n_choices: np.ndarray, radix: np.ndarray) -> int:
+    """:func:`_argmax_index` of one action, or -1 if a value is NaN or outside [-1, 1]."""
+    for value in scores:
+        if not -1.0 <= value <= 1.0:  # (False for NaN)
+            return -1
+    return _argmax_index(scores, n_choices, radix)
 
 
 @njit(cache=True)

@@ -30,9 +30,9 @@ from nasgym.selection import _CLEAR_GAP, COMPARE_DECIMALS
 from nasgym.spaces.base import SearchSpace
 
 try:  # the compiled steps (the ``fast`` extra); without numba the numpy path does the same
-    from nasgym.envs import _vector_kernels
+    from nasgym.envs import _kernels
 except ImportError:
-    _vector_kernels = None
+    _kernels = None
 
 #: uniform draws pre-drawn per sub-env and refilled when used up: numpy's generators give the same
 #: doubles as a block ``rng.random(k)`` as k single ``rng.random()`` calls, so the queries see
@@ -251,7 +251,7 @@ class NASVectorEnv(VectorEnv):
         self._uniform_top_k = np.asarray(space.uniform_features(), dtype=np.float32)
         self._top_observation = np.tile(self._uniform_top_k, (n, 1))
         #: the compiled steps (None: the numpy path), and where they list the rare incumbent updates
-        self._kernels = _vector_kernels
+        self._kernels = _kernels
         self._rare = np.zeros(n, dtype=np.int64)
         self._lookups = np.zeros((2, n), dtype=np.int64)
         self._no_draws = np.zeros(0)  # (the draws of noise other than "seed")

@@ -1,12 +1,15 @@
-"""Compiled steps of the table-backed envs (numba, the ``fast`` extra).
+"""Compiled steps of the native vector envs (numba, the ``fast`` extra).
 
 :class:`~nasgym.envs.vector.NASVectorEnv` keeps each sub-env's search history in arrays over the
 sub-envs; its numpy path updates them in whole-array passes, which at N = 1024 cost about 150
 numpy calls a step. :func:`query` does the same updates in one compiled loop over the sub-envs,
-writing into the env's arrays in place. The Continuous envs decode an action (argmax per decision)
-with :func:`first_argmax` (vector) or :func:`checked_argmax` (single env: one call in place of
-about eight numpy calls). ``cache=True`` keeps the machine code on disk (next to
-this file, or in ``NUMBA_CACHE_DIR``), so only the first process on a machine compiles them.
+writing into the env's arrays in place, and :func:`first_argmax` decodes the Continuous flavour's
+actions (argmax per decision).
+
+``cache=True`` keeps the machine code on disk (next to this file, or in ``NUMBA_CACHE_DIR``), so
+only the first process on a machine compiles them. The single envs do not use them: importing
+numba and loading the machine code cost each process far more than a single env's step (a few
+microseconds) would win back in a search (``benchmarks/speed_nb201.py`` measures both).
 """
 
 from __future__ import annotations
@@ -44,15 +47,6 @@ def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, i
     """:func:`_argmax_index` of each row of ``values`` (checked by the caller), into ``indices``."""
     for row in range(values.shape[0]):
         indices[row] = _argmax_index(values[row], n_choices, radix)
-
-
-@njit(cache=True)
-def checked_argmax(scores: np.ndarray, n_choices: np.ndarray, radix: np.ndarray) -> int:
-    """:func:`_argmax_index` of one action, or -1 if a value is NaN or outside [-1, 1]."""
-    for value in scores:
-        if not -1.0 <= value <= 1.0:  # (False for NaN)
-            return -1
-    return _argmax_index(scores, n_choices, radix)
 
 
 @njit(cache=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,12 +9,6 @@ from gymnasium import spaces
 
 from nasgym.envs import _docs
 from nasgym.envs.base import NASEnv
-from nasgym.spaces.base import SearchSpace
-
-try:  # the compiled decoding (the ``fast`` extra); without numba, numpy calls do the same
-    from nasgym.envs import _kernels
-except ImportError:
-    _kernels = None
 
 _FLOAT32 = np.dtype(np.float32)  # a dtype instance: np.asarray resolves it faster than the type
 
@@ -93,12 +86,6 @@ class ContinuousNASEnv(NASEnv):
         self._decode_relaxation = space.decode_relaxation
         n = int(np.prod(self._action_shape))
         self._flat_shape = (n,)
-        # spaces that decode by the argmax per decision (NAS-Bench-201's, not DARTS's derivation)
-        # decode in one compiled call where numba is installed, given n_choices and the index weights
-        self._checked_argmax: Callable[..., int] | None = None
-        if _kernels is not None and type(space).decode_relaxation is SearchSpace.decode_relaxation:
-            self._checked_argmax = _kernels.checked_argmax
-            self._argmax_args = (space.n_choices.astype(np.int64), np.array(space._weights_list, dtype=np.int64))
         self.action_space = spaces.Box(-1.0, 1.0, (n,), np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, (space.feature_size,), np.float32)
 
@@ -114,18 +101,13 @@ class ContinuousNASEnv(NASEnv):
         values = np.asarray(action, dtype=_FLOAT32)
         if values.shape != self._flat_shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {values.shape}")
-        if self._checked_argmax is not None:
-            index = self._checked_argmax(values, *self._argmax_args)
-            if index >= 0:
-                return index
-        else:
-            # Per step, so no numpy reductions (max, all: ~1 us each here) and no numpy scalars:
-            # argmax finds the largest |value|, and the first NaN if there is one.
-            magnitudes = np.abs(values)
-            if magnitudes.item(magnitudes.argmax()) <= 1.0:  # (False for NaN)
-                return self._decode_relaxation(values.reshape(self._action_shape))
-        bad = values[~(np.abs(values) <= 1.0)]
-        raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
+        # Per step, so no numpy reductions (max, all: ~1 us each here) and no numpy scalars: argmax
+        # finds the largest |value|, and the first NaN if there is one.
+        magnitudes = np.abs(values)
+        if not magnitudes.item(magnitudes.argmax()) <= 1.0:  # also False for NaN
+            bad = values[~(magnitudes <= 1.0)]
+            raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
+        return self._decode_relaxation(values.reshape(self._action_shape))
 
     def vertex(self, index: int) -> np.ndarray:
         """The canonical action of architecture ``index`` (float32, +1 at its choices, -1 elsewhere):

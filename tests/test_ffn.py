@@ -23,6 +23,8 @@ from nasgym.training.tabular import CRITEO_COLUMNS, MIN_CATEGORY_COUNT, load_tab
 from nasgym.training.trainer import sgd_with_schedule
 
 TINY = {"epochs": 1, "batch_size": 32, "device": "cpu", "progress": False}
+#: an FFN env that trains (the default answers connect_4 from the shipped table)
+LIVE_ENV = {"evaluator": "live", **TINY}
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +203,7 @@ def test_build_resumes_from_the_store(tiny_csv, tmp_path):
 def test_envs_train_each_query_live(flavour, tiny_csv, tmp_path):
     """(The env checkers run on every FFN id in test_envs, with the synthetic evaluator: a live
     query's ``info`` holds its own wall time and whether the store served it, so no two are equal.)"""
-    env = gym.make(f"FFN-{flavour}-v0", dataset="tiny", data_dir=tiny_csv, cache_dir=tmp_path, budget=2, **TINY)
+    env = gym.make(f"FFN-{flavour}-v0", dataset="tiny", data_dir=tiny_csv, cache_dir=tmp_path, budget=2, **LIVE_ENV)
     env = env.unwrapped
     assert env.search_space.name == "ffn2" and isinstance(env.evaluator, LiveEvaluator)
     env.reset(seed=0)
@@ -215,7 +217,7 @@ def test_envs_train_each_query_live(flavour, tiny_csv, tmp_path):
 
 def test_a_parameter_limit_is_known_without_training(tiny_csv, tmp_path):
     env = gym.make(
-        "FFN-Global-v0", dataset="tiny", data_dir=tiny_csv, cache_dir=tmp_path, constraint={"params": 0.005}, **TINY
+        "FFN-Global-v0", dataset="tiny", data_dir=tiny_csv, cache_dir=tmp_path, constraint={"params": 0.005}, **LIVE_ENV
     ).unwrapped
     space = env.search_space
     # 5 encoded inputs, 3 classes: 32-144 has 6*32 + 33*144 + 145*3 = 5,379 parameters, 8-8 has 147
@@ -224,3 +226,27 @@ def test_a_parameter_limit_is_known_without_training(tiny_csv, tmp_path):
     feasible = env.is_feasible(space.enumerate())
     np.testing.assert_array_equal(feasible, space.param_count(space.enumerate(), 5, 3) <= 5000)
     assert env.evaluator.n_trained == 0
+
+
+# --- the shipped table ----------------------------------------------------------------------------------
+def test_shipped_connect_4_table_answers_the_envs():
+    from nasgym.evaluators import TabularEvaluator
+    from nasgym.tables import ffn as ffn_tables
+    from nasgym.tables import load_table
+
+    space = get_space("ffn2")
+    table = load_table("ffn2", "connect_4")
+    assert table.coverage()["valid_acc"] == table.coverage()["test_acc"] == 400
+    counts = space.param_count(space.enumerate(), 125, 3)  # connect_4: 125 one-hot inputs, 3 classes
+    np.testing.assert_allclose(table.values("params")[:, 0] * 1e6, counts, rtol=0, atol=1e-6)
+    assert 33 < table.mean("valid_acc").min() and table.mean("valid_acc").max() < 100
+    folder = ffn_tables.DATA_FILE.parent
+    provenance = (folder / "PROVENANCE.md").read_text()
+    assert "nasgym data build ffn2 --dataset connect_4" in provenance and "shared" not in provenance
+    assert (folder / "LICENSE-pmlb").read_text().startswith("MIT License")
+    env = gym.make("FFN-Global-v0", budget=2).unwrapped  # the default: this table, no training
+    assert isinstance(env.evaluator, TabularEvaluator) and env.dataset == "connect_4"
+    env.reset(seed=0)
+    _, reward, _, _, info = query(env, space.from_string("32-144"))
+    index = int(space.index_of(space.from_string("32-144")))
+    assert info["valid_acc"] == table.values("valid_acc")[index, 0] and reward == info["valid_acc"] / 100

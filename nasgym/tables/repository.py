@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nasgym.spaces import get_space
-from nasgym.tables import fcnet, graph, macro, nats_sss, nb201
+from nasgym.tables import fcnet, ffn, graph, macro, nats_sss, nb201
 from nasgym.tables.importers.checks import DataImportError, accepted_values, first_violation
 from nasgym.tables.importers.csv_table import import_csv
 from nasgym.tables.importers.natsbench import META_FILE, import_natsbench, is_natsbench_dir
@@ -40,6 +40,7 @@ _BASES = {
     "nasbench-graph": (graph.DATASETS, graph.base_fingerprint, graph.build_base),
     "nasbench-graph-proteins": (graph.PROTEINS_DATASETS, graph.base_fingerprint, graph.build_base),
     "fcnet": (fcnet.DATASETS, fcnet.base_fingerprint, fcnet.build_base),
+    "ffn2": (ffn.DATASETS, ffn.base_fingerprint, ffn.build_base),
 }
 SPACE_DATASETS = {space: datasets for space, (datasets, _, _) in _BASES.items()}
 #: spaces whose tables come only from an import of the official archive: (datasets, what to import,

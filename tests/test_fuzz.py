@@ -30,7 +30,9 @@ from nasgym.cli import main
 from nasgym.env_args import env_parameters
 from nasgym.envs_registry import ENV_IDS, ENV_TABLE
 from nasgym.evaluators.live import LiveEvaluator
+from nasgym.evaluators.rl import DQNEvaluator
 from nasgym.training.config import TrainConfig
+from nasgym.training.dqn import DQNConfig
 
 TEST_KWARGS = {row.id: row.test_kwargs for row in ENV_TABLE}
 #: few examples per env id and test: there are many ids, and the whole file stays well under a minute
@@ -233,13 +235,19 @@ def test_any_value_of_any_keyword_works_or_is_named(env_id, data):
 
 
 LIVE_IDS = [env_id for env_id in ENV_IDS if env_parameters(env_id)["evaluator"].default == "live"]
-#: the keywords an env with the live evaluator passes on to it (its own and the training config's)
-LIVE_PARAMETERS = {
-    name: parameter
-    for owner in (LiveEvaluator, TrainConfig)
-    for name, parameter in inspect.signature(owner).parameters.items()
-    if name not in ("space", "dataset", "cache_dir", "train_kwargs")
-}
+#: the live evaluator and training config of spaces that do not train with TrainConfig
+_LIVE_OWNERS = {"dqn-arch": (DQNEvaluator, DQNConfig)}
+
+
+def live_parameters(env_id: str) -> dict[str, inspect.Parameter]:
+    """The keywords an env with the live evaluator passes on to it (its own and the training config's)."""
+    owners = _LIVE_OWNERS.get(gym.spec(env_id).kwargs["space"], (LiveEvaluator, TrainConfig))
+    return {
+        name: parameter
+        for owner in owners
+        for name, parameter in inspect.signature(owner).parameters.items()
+        if name not in ("space", "dataset", "cache_dir", "train_kwargs", "dqn_kwargs")
+    }
 
 
 @pytest.mark.parametrize("env_id", LIVE_IDS)
@@ -248,8 +256,9 @@ LIVE_PARAMETERS = {
 def test_any_value_of_any_live_keyword_is_taken_or_named_before_training(env_id, data):
     """Checked when the env is made (a bad one used to fail at the first query, after training began)."""
     skip_if_absent(env_id, live=True)
-    name = data.draw(st.sampled_from(sorted(LIVE_PARAMETERS)), label="keyword")
-    env = make_or_named_error(env_id, name, **{name: data.draw(values_for(LIVE_PARAMETERS[name]))})
+    parameters = live_parameters(env_id)
+    name = data.draw(st.sampled_from(sorted(parameters)), label="keyword")
+    env = make_or_named_error(env_id, name, **{name: data.draw(values_for(parameters[name]))})
     if env is not None:  # nothing trains before the first step
         env.close()
 

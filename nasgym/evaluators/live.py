@@ -32,6 +32,21 @@ logger = logging.getLogger(__name__)
 EXTRA_KEYS: tuple[str, ...] = ("train_time", "train_loss", "train_acc", "wall_time", "device", "cached")
 
 
+def open_store(store: ResultStore | Path | str | None, cache_dir: Path | str | None) -> ResultStore:
+    """The result store a live evaluator's ``store`` argument names: the store itself, its database
+    file, or (``None``) ``live-results.sqlite`` in ``cache_dir`` (default: the user cache).
+
+    :raises TypeError: ``store`` is none of these.
+    """
+    if store is not None and not isinstance(store, (str, os.PathLike, ResultStore)):
+        raise TypeError(f"store must be a ResultStore, a database file path or None, got {store!r}")
+    if isinstance(store, ResultStore):
+        return store
+    if store is None and cache_dir is not None:
+        store = Path(cache_dir) / STORE_FILE
+    return ResultStore(store)
+
+
 class LiveEvaluator:
     """Trains each queried architecture of ``space`` on ``dataset`` and reports what it measured.
 
@@ -89,16 +104,10 @@ class LiveEvaluator:
             raise TypeError(f"ray_address must be a string (or None: a local Ray), got {ray_address!r}")
         if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
             raise TypeError(f"data_dir must be a folder path (str or os.PathLike) or None, got {data_dir!r}")
-        if store is not None and not isinstance(store, (str, os.PathLike, ResultStore)):
-            raise TypeError(f"store must be a ResultStore, a database file path or None, got {store!r}")
+        self.store = open_store(store, cache_dir)
         self.data_dir = str(data_dir) if data_dir is not None else None
         if space in TABULAR_SPACES:  # a missing file is named now, not at the first query
             find_file(dataset, data_dir)
-        if not isinstance(store, ResultStore):
-            if store is None and cache_dir is not None:
-                store = Path(cache_dir) / STORE_FILE
-            store = ResultStore(store)
-        self.store = store
         self._executor_args = {"executor": executor, "workers": workers, "ray_address": ray_address}
         self._executor: Executor | None = None
         self.n_trained = 0  # architectures trained by this evaluator

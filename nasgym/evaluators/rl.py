@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nasgym.evaluators.live import LiveEvaluator
-from nasgym.evaluators.store import STORE_FILE, ResultStore
+from nasgym.evaluators.live import LiveEvaluator, open_store
+from nasgym.evaluators.store import ResultStore
 from nasgym.spaces import get_space
 from nasgym.spaces.dqn_arch import DQNArchSpace, task_shape
 from nasgym.training.dqn import DQNConfig, train_dqn
@@ -56,11 +56,7 @@ class DQNEvaluator(LiveEvaluator):
         self.config = DQNConfig.from_kwargs(also_accepted=("space", "dataset", "store", "cache_dir"), **dqn_kwargs)
         self.config_hash = self.config.config_hash(dataset)
         self.data_dir = None
-        if not isinstance(store, ResultStore):
-            if store is None and cache_dir is not None:
-                store = Path(cache_dir) / STORE_FILE
-            store = ResultStore(store)
-        self.store = store
+        self.store = open_store(store, cache_dir)
         self._executor = None  # agents train in this process, batched over seeds
         self.n_trained = 0
         self.n_cached = 0

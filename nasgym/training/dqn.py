@@ -9,8 +9,8 @@ action, the target network values it; Huber loss, Adam, gradient norm clipped to
 a hard target update, an epsilon-greedy policy whose epsilon falls linearly from 1.
 
 The defaults of each task are the RL Baselines3 Zoo's tuned DQN hyperparameters
-(``hyperparams/dqn.yml``: ``CartPole-v1`` and ``LunarLander-v2``, whose dynamics ``LunarLander-v3``
-keeps), :data:`DQN_PRESETS`; other tasks take CartPole's. The score of an architecture is the
+(``hyperparams/dqn.yml``: ``CartPole-v1``, and ``LunarLander-v2``'s for its Gymnasium 1.x successor
+``LunarLander-v3``), :data:`DQN_PRESETS`; other tasks take CartPole's. The score of an architecture is the
 mean return of the greedy policies (epsilon 0) over ``eval_episodes`` seeded episodes per agent.
 """
 
@@ -36,7 +36,8 @@ from nasgym.training.trainer import resolve_device
 #: bump when training changes what a configuration means, so stored results are not reused
 DQN_PIPELINE_VERSION = 1
 #: RL Baselines3 Zoo ``hyperparams/dqn.yml``, DQN: ``CartPole-v1`` ("almost tuned") and
-#: ``LunarLander-v2`` ("tuned"); ``n_timesteps`` is the zoo's training length (our default ``steps``)
+#: ``LunarLander-v2`` ("tuned"); ``n_timesteps`` is the zoo's training length (our default ``steps``),
+#: and LunarLander's ``gradient_steps: -1`` (as many as the steps collected) is its ``train_freq``, 4
 DQN_PRESETS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {
         "steps": 50_000, "learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100_000,

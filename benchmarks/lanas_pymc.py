@@ -9,7 +9,8 @@ draws after 100 tuning steps) and one hit-and-run round (:class:`agents.lanas.Po
 wall time, distinct architectures proposed, rejected (outside the region once discretised) and kept.
 The first PyMC model of the process is timed apart (PyTensor compiles, or loads from its cache, the
 C code of the model's functions). Then ``--seeds`` LaNAS runs of ``--budget`` queries on
-NAS-Bench-201 cifar10 with each sampler: wall time, models, best validation accuracy.
+NAS-Bench-201 cifar10 with each sampler (:func:`lanas_modes.run_once`): wall time, models, best
+validation accuracy.
 
 Writes ``benchmarks/results/lanas/pymc.{json,md}`` with the machine, versions, load averages and
 the command.
@@ -31,19 +32,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-import nasgym  # noqa: F401  (registers the env ids)
-from nasgym.agents.lanas import LaNAS, PartitionTree, PolytopeLeafSampler, PymcLeafSampler, import_pymc
-from nasgym.bench.envs import report_evaluator
-from nasgym.bench.provenance import _version, machine, versions
-from nasgym.bench.scoring import score_queries
-from nasgym.spaces import SearchSpace
-from nasgym.spaces.darts import DartsSpace
-from nasgym.spaces.nb201 import NB201Space
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lanas_modes import run_once  # noqa: E402  (one LaNAS run in a given mode, scored)
 
-ENV_ID = "NAS-Bench-201-Global-v0"
+import nasgym  # noqa: E402, F401  (registers the env ids)
+from nasgym.agents.lanas import LaNAS, PartitionTree, PolytopeLeafSampler, PymcLeafSampler, import_pymc  # noqa: E402
+from nasgym.bench.provenance import _version, machine, versions  # noqa: E402
+from nasgym.spaces import SearchSpace  # noqa: E402
+from nasgym.spaces.darts import DartsSpace  # noqa: E402
+from nasgym.spaces.nb201 import NB201Space  # noqa: E402
+
 DATASET = "cifar10"
 RESULTS = Path(__file__).resolve().parent / "results" / "lanas"
 #: a plain product space of 10^13 architectures (13 decisions of 10 choices).
@@ -85,21 +85,8 @@ def time_regions(space: SearchSpace, regions: int, seed: int) -> list[dict[str, 
     return rows
 
 
-def run_lanas(sampler: str, seed: int, budget: int) -> dict[str, Any]:
-    """One LaNAS run of ``budget`` queries on NAS-Bench-201 cifar10 with ``sampler``."""
-    env = gym.make(ENV_ID, dataset=DATASET, budget=budget)
-    try:
-        result = LaNAS(sampler=sampler).run(env, seed=seed)
-    finally:
-        env.close()
-    indices = np.array([q["index"] for q in result.queries], dtype=np.int64)
-    observed = np.array([q["valid_acc"] for q in result.queries], dtype=np.float64)
-    score = score_queries(report_evaluator(ENV_ID, DATASET, "", None), indices, observed)
-    return {"sampler": sampler, "seed": seed, "wall_time_s": result.wall_time,
-            "best_valid_acc": float(score.best_valid_acc[-1]), "agent_stats": result.agent_stats}  # fmt: skip
-
-
 def markdown(record: dict[str, Any]) -> str:
+    best = f"best_valid_acc_at_{record['budget']}"
     lines = [
         "# LaNAS's PyMC leaf sampler against discrete hit-and-run",
         "",
@@ -132,8 +119,8 @@ def markdown(record: dict[str, Any]) -> str:
         "| sampler | seed | wall time (s) | models | best valid acc (%) |",
         "|---|---:|---:|---:|---:|",
         *(
-            f"| {r['sampler']} | {r['seed']} | {r['wall_time_s']:.1f} | {r['agent_stats'].get('models', '-')} | "
-            f"{r['best_valid_acc']:.2f} |"
+            f"| {r['mode']} | {r['seed']} | {r['wall_time_s']:.1f} | {r['agent_stats'].get('models', '-')} | "
+            f"{r[best]:.2f} |"
             for r in record["runs"]
         ),
     ]
@@ -163,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for sampler in ("pymc", "hit-and-run"):
         for seed in range(args.seeds):
-            runs.append(run_lanas(sampler, seed, args.budget))
+            runs.append(run_once(sampler, DATASET, args.budget, seed, [args.budget]))
             print(json.dumps(runs[-1]), flush=True)
     record = {
         "command": shlex.join([sys.executable, *sys.argv]),

@@ -64,12 +64,24 @@ class PenaltyReward:
 
 
 class MnasNetReward(PenaltyReward):
-    """MnasNet's reward (Tan et al., 2019) ``Q * (T / T0) ** beta``; see :class:`PenaltyReward`."""
+    """MnasNet's reward (Tan et al., 2019) ``Q * (T / T0) ** beta``; see :class:`PenaltyReward`.
+
+    It scales the quality, so it needs ``Q >= 0``: for a negative ``Q`` (a negated loss) a larger
+    resource would raise the reward where it should lower it, so a negative ``valid_acc`` is a
+    ``ValueError`` rather than a reward of the wrong sign. No positive transform of a loss is made
+    up here: use ``reward="abs"``, whose additive penalty works with any quality, or a callable.
+    """
 
     name = "mnasnet"
 
     def __call__(self, metrics: Mapping[str, float]) -> float:
-        return metrics["valid_acc"] / 100.0 * (metrics[self.metric] / self.limit) ** self.beta
+        quality = metrics["valid_acc"] / 100.0
+        if quality < 0:
+            raise ValueError(
+                f"reward 'mnasnet' needs a quality valid_acc >= 0 (it multiplies Q by (T / T0) ** beta, which "
+                f"penalises the wrong way for Q < 0), got valid_acc {metrics['valid_acc']!r}; use reward='abs'"
+            )
+        return quality * (metrics[self.metric] / self.limit) ** self.beta
 
 
 class AbsReward(PenaltyReward):
@@ -163,6 +175,7 @@ def make_reward(
     best_valid_acc: float,
     limits: Mapping[str, float] | None = None,
     reward_beta: float | None = None,
+    valid_acc_is_accuracy: bool = True,
 ) -> RewardFn:
     """Resolve the env's ``reward`` argument: a name from :data:`REWARD_NAMES` or a callable (whose
     answers are checked by :class:`CheckedReward`).
@@ -170,9 +183,17 @@ def make_reward(
     :param best_valid_acc: the dataset's best validation accuracy (for ``"normalized"``).
     :param limits: the env's constraint, whose one metric and limit a penalty reward uses.
     :param reward_beta: the penalty rewards' ``beta``.
+    :param valid_acc_is_accuracy: whether ``valid_acc`` is an accuracy (never negative); where it is
+        not (FCNet's negated loss), ``"mnasnet"`` is refused (see :class:`MnasNetReward`).
     """
     check_reward(reward)
     check_penalty_arguments(reward, reward_beta, limits)
+    if reward == "mnasnet" and not valid_acc_is_accuracy:
+        raise ValueError(
+            "reward 'mnasnet' (Q * (T / T0) ** reward_beta) needs a quality Q >= 0, and this space's valid_acc "
+            "is a negated loss (Q <= 0), for which the factor would reward exceeding the limit; use "
+            "reward='abs' (Q + reward_beta * |T / T0 - 1|) or a callable on the metrics dict"
+        )
     if callable(reward):
         return CheckedReward(reward)
     if reward in PENALTY_REWARDS:

@@ -130,6 +130,10 @@ def test_bad_constraints_raise_clear_errors(env_id, constraint, error, words):
 @pytest.mark.parametrize("reward, beta", [("abs", -2.0), ("abs", -0.1), ("mnasnet", -0.07), ("mnasnet", 1.5)])
 def test_penalty_rewards_follow_their_formulas(env_id, reward, beta):
     limit = median_limit(resource_column(env_id))
+    if reward == "mnasnet" and not get_space(gym.spec(env_id).kwargs["space"]).valid_acc_is_accuracy:
+        with pytest.raises(ValueError, match=r"reward 'mnasnet' .* needs a quality Q >= 0.* negated loss"):
+            make(env_id, budget=1, constraint={METRIC: limit}, reward=reward, reward_beta=beta)
+        return
     env = make(env_id, budget=20, constraint={METRIC: limit}, reward=reward, reward_beta=beta)
     env.reset(seed=1)
     env.action_space.seed(1)
@@ -150,6 +154,14 @@ def test_penalty_reward_classes_by_hand():
     assert AbsReward("flops", 50.0, -2.0)({"valid_acc": 70.0, "flops": 40.0}) == pytest.approx(0.7 - 2.0 * 0.2)
     with pytest.raises(ValueError, match="limit must be a positive target resource"):
         AbsReward("flops", 0.0, -1.0)
+
+
+def test_mnasnet_reward_refuses_a_negative_quality():
+    """Q * (T / T0) ** beta with Q < 0 would reward exceeding the limit: an error, never that reward."""
+    reward = MnasNetReward("params", 0.01, -1.0)
+    assert reward({"valid_acc": 0.0, "params": 0.02}) == 0.0
+    with pytest.raises(ValueError, match=r"reward 'mnasnet' needs a quality valid_acc >= 0 .* -25\.0; use reward='abs'"):
+        reward({"valid_acc": -25.0, "params": 0.02})
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,9 @@ ARGUMENTS = """
     * `reward_beta`: the penalty weight of the penalty rewards, `reward="mnasnet"` (MnasNet,
       `Q * (T / T0) ** reward_beta`) and `reward="abs"` (TuNAS, `Q + reward_beta * |T / T0 - 1|`),
       with `Q` the validation accuracy / 100 and `T`, `T0` the resource and the limit of the
-      constraint's one metric.
+      constraint's one metric. `"mnasnet"` needs `Q >= 0`: where `valid_acc` is a negated loss
+      (FCNet) it is refused at `gym.make`, and a negative `valid_acc` of another evaluator is a
+      `ValueError` when it occurs.
 
     ## Info
 

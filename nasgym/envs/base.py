@@ -257,7 +257,9 @@ class NASEnv(gym.Env):
         self.top_k = int(top_k)
         #: the resource limits (``None``: unconstrained), checked against every architecture
         self.constraint = Constraint(limits, self.evaluator) if limits is not None else None
-        self.reward_fn = make_reward(reward, self.evaluator.best_valid_acc, limits, reward_beta)
+        self.reward_fn = make_reward(
+            reward, self.evaluator.best_valid_acc, limits, reward_beta, self.search_space.valid_acc_is_accuracy
+        )
         self._encode, self._onehots = feature_encoder(self.search_space)
         self._history = self._new_history()
         self._needs_reset = True

@@ -37,6 +37,9 @@ class SearchSpace:
     #: it maps every action onto an architecture itself (:meth:`decode_choices`,
     #: :meth:`sequence_index`, :meth:`decode_relaxation`), as NAS-Bench-101 does
     decodes_actions: ClassVar[bool] = False
+    #: whether the evaluators' ``valid_acc`` of this space is an accuracy in percent (never negative);
+    #: FCNet's is minus 100 times a validation loss, which the MnasNet reward cannot take
+    valid_acc_is_accuracy: ClassVar[bool] = True
 
     def __init__(self, name: str, decision_names: Sequence[str], choices: Sequence[Sequence[str]]) -> None:
         if len(decision_names) != len(choices):

@@ -11,6 +11,8 @@ decision) read in mixed radix.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from nasgym.spaces.tokens import ModuloTokens
 
 #: decision -> its choices, in the order of the benchmark's keys (and of the canonical index)
@@ -32,6 +34,9 @@ class FCNetSpace(ModuloTokens):
     ``activation_fn_1=relu,activation_fn_2=tanh,batch_size=32,dropout_1=0.0,...,n_units_2=512``.
     The Sequential envs take ``Discrete(6)`` at every step, a token read modulo the decision's
     choices (:class:`~nasgym.spaces.tokens.ModuloTokens`)."""
+
+    #: the tables' ``valid_acc`` is minus 100 times the validation loss (``nasgym.tables.fcnet``)
+    valid_acc_is_accuracy: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__(name="fcnet", decision_names=list(FCNET_CHOICES), choices=list(FCNET_CHOICES.values()))

@@ -208,3 +208,34 @@ def test_the_compiled_path_runs_where_numba_is_installed(env_id):
     envs = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", **TEST_KWARGS[env_id])
     assert envs.unwrapped._kernels is not None
     envs.close()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_seen_bits_mark_exactly_the_logged_architectures(compiled, monkeypatch):
+    """Each sub-env's "queried before?" bits mark exactly the distinct architectures of its log
+    (repeats find their slot there instead of logging again), and a reset clears only its rows."""
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(vector, "_kernels", None)
+    env_id = next(row.id for row in VECTOR_ROWS if gym.spec(row.id).entry_point.endswith(":GlobalNASEnv"))
+    envs = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", **TEST_KWARGS[env_id])
+    native = envs.unwrapped
+    envs.reset(seed=1)
+    rng = np.random.default_rng(1)
+    for _ in range(min(native._budget - 1, 40)):  # few architectures: many repeats, no autoreset
+        envs.step(few_architecture_actions(envs, rng))
+
+    def marked(row: int) -> list[int]:
+        bits = np.unpackbits(native._seen[row].view(np.uint8), bitorder="little")  # (x86/ARM: little-endian words)
+        return np.flatnonzero(bits).tolist()
+
+    assert (native._n_distinct < native._n_queries).all()  # repeats happened
+    for row in range(3):
+        logged = native._log_index[row, : native._n_distinct[row]].tolist()
+        assert len(set(logged)) == len(logged)
+        assert marked(row) == sorted(logged)
+    kept = marked(0)
+    envs.reset(options={"reset_mask": np.array([False, True, False])})
+    assert marked(1) == [] and marked(0) == kept
+    envs.close()

@@ -3,8 +3,8 @@
 :class:`~nasgym.envs.vector.NASVectorEnv` keeps each sub-env's search history in arrays over the
 sub-envs; its numpy path updates them in whole-array passes, which at N = 1024 cost about 150
 numpy calls a step. :func:`query` does the same updates in one compiled loop over the sub-envs,
-writing into the env's arrays in place, and :func:`first_argmax` decodes the Continuous flavour's
-actions (argmax per decision).
+writing into the env's arrays in place; :func:`first_argmax` (Continuous: argmax per decision) and
+:func:`choice_index` (Global: a choice per decision) check and decode the actions in one pass.
 
 ``cache=True`` keeps the machine code on disk (next to this file, or in ``NUMBA_CACHE_DIR``), so
 only the first process on a machine compiles them. The single envs do not use them: importing
@@ -43,10 +43,42 @@ def _argmax_index(scores: np.ndarray, n_choices: np.ndarray, radix: np.ndarray) 
 
 
 @njit(cache=True)
-def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> None:
-    """:func:`_argmax_index` of each row of ``values`` (checked by the caller), into ``indices``."""
+def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> int:
+    """:func:`_argmax_index` of each row of ``values``, into ``indices``, checking the range in the
+    same pass (one read of the actions instead of three).
+
+    :return: the first row with a value outside [-1, 1] or NaN (its index and those after it are
+        not written), -1 when every value is within.
+    """
     for row in range(values.shape[0]):
-        indices[row] = _argmax_index(values[row], n_choices, radix)
+        scores = values[row]
+        within = True
+        for c in range(scores.shape[0]):
+            within &= abs(scores[c]) <= 1.0  # (False for NaN)
+        if not within:
+            return row
+        indices[row] = _argmax_index(scores, n_choices, radix)
+    return -1
+
+
+@njit(cache=True)
+def choice_index(choices: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> int:
+    """The canonical index of each row of integer ``choices`` (one per decision), into
+    ``indices``, checking the range in the same pass.
+
+    :return: the first row with a choice outside ``0..n_choices[d] - 1``, -1 when every one is within.
+    """
+    for row in range(choices.shape[0]):
+        index = 0
+        within = True
+        for decision in range(choices.shape[1]):
+            choice = choices[row, decision]
+            within &= (choice >= 0) & (choice < n_choices[decision])
+            index += choice * radix[decision]
+        if not within:
+            return row
+        indices[row] = index
+    return -1
 
 
 @njit(cache=True)
@@ -61,9 +93,8 @@ def query(
     metrics: np.ndarray,
     n_queries: np.ndarray,
     sim_time: np.ndarray,
-    size: int,
     clear_gap: float,
-    slot_of: np.ndarray,
+    seen: np.ndarray,
     log_index: np.ndarray,
     log_sum: np.ndarray,
     log_count: np.ndarray,
@@ -94,9 +125,13 @@ def query(
     smallest member replaces it, its encoding's sum updated in the single env's order). The other
     arguments are the env's arrays of the same names (without the underscore).
 
+    :param seen: ``(rows, words)`` int64 bitsets, bit ``index % 64`` of word ``index // 64`` set
+        once the row's episode has queried ``index``: 1 bit per architecture keeps them in cache,
+        and only a repeat scans the row's ``log_index`` (row-major: a few cache lines) for its slot.
+
     :param metrics: ``(6, rows)``, written with the query metrics in the order of ``_QUERY_KEYS``
         (validation accuracy, the other four columns of ``architectures``, cost).
-    :param lookups: ``(2, rows)`` int64 scratch (each query's observation row and log slot + 1).
+    :param lookups: ``(2, rows)`` int64 scratch (each query's observation row and whether it was seen).
     :param rare: written with the positions ``j`` whose incumbent update needs the exact rules
         (within rounding of the best but not equal, or the best fallen), left to the caller.
     :return: how many positions ``rare`` holds.
@@ -114,26 +149,27 @@ def query(
             metrics[key, j] = architectures[index, key]
         metrics[5, j] = observed[observation, 1]
         lookups[0, j] = observation
-        lookups[1, j] = slot_of[row * size + index]
+        lookups[1, j] = (seen[row, index >> 6] >> (index & 63)) & 1
     n_rare = 0
     for j in range(rows.shape[0]):
         row, index, value, cost = rows[j], indices[j], metrics[0, j], metrics[5, j]
-        observation, known = lookups[0, j], lookups[1, j]
+        observation = lookups[0, j]
         n_queries[row] += 1
         sim_time[row] += cost
         # the log: a new architecture takes the next free slot, a known one adds to its slot
-        entry = row * size + index
-        if known == 0:
+        if lookups[1, j] == 0:
             slot = n_distinct[row]
             log = slot * n + row
-            log_index[log] = index
+            log_index[row, slot] = index
             log_sum[log] = value
             log_count[log] = 1.0
-            slot_of[entry] = slot + 1
+            seen[row, index >> 6] |= np.int64(1) << (index & 63)
             n_distinct[row] = slot + 1
             mean = value
         else:
-            slot = known - 1
+            slot = 0
+            while log_index[row, slot] != index:
+                slot += 1
             log = slot * n + row
             log_sum[log] = log_sum[log] + value
             log_count[log] = log_count[log] + 1.0

@@ -135,13 +135,12 @@ class NASVectorEnv(VectorEnv):
       default) is vectorised: other evaluators raise a `ValueError` that points to
       `vectorization_mode="sync"`.
 
-    Memory, allocated (and touched) at construction: the search histories take 2 bytes per
-    (sub-env, architecture of the space) (4 where an episode can query 32,768 distinct
-    architectures or more) and 20 bytes per (sub-env, query of an episode: ``min(budget, size +
-    1)``), the pre-drawn uniforms 4 KiB per sub-env.
+    Memory, allocated (and touched) at construction: the search histories take 1 bit per
+    (sub-env, architecture of the space) and 20 bytes per (sub-env, distinct architecture an
+    episode can query: ``min(budget, size)``), the pre-drawn uniforms 4 KiB per sub-env.
 
     Speed: with numba installed (``pip install "nasgym[fast]"``) each step's per-sub-env work
-    (table reads, search histories, the Continuous argmax) runs as one compiled loop
+    (table reads, search histories, checking and decoding the actions) runs in compiled loops
     (``nasgym.envs._kernels``); a process's first step then loads the machine code (the first
     process on a machine compiles it). Without numba the same rules run as numpy passes.
 
@@ -189,7 +188,7 @@ class NASVectorEnv(VectorEnv):
         self._reward_fn = template.reward_fn
         self._budget = template.budget
         self._top_k = template.top_k
-        self._size = size = space.size
+        size = space.size
         _, self._onehots = feature_encoder(space)  # the observation's features of every architecture
         if self._onehots is None:
             raise ValueError(
@@ -209,9 +208,9 @@ class NASVectorEnv(VectorEnv):
         constant = self._evaluator.evaluate(np.arange(size), np.random.default_rng(0))
         self._architectures = np.column_stack([n_seeds, *(constant[key] for key in _CONSTANT_KEYS)])
         self._architectures = self._architectures.astype(np.float64, copy=False)
-        self._test_acc = self._architectures[:, 1 + _CONSTANT_KEYS.index("test_acc")]
+        # (a contiguous copy: the infos take from it every step, and a strided take is slower)
+        self._test_acc = self._architectures[:, 1 + _CONSTANT_KEYS.index("test_acc")].copy()
         self._rows = np.arange(n)
-        self._all_rows_mask = np.ones(n, dtype=bool)
 
         # per-sub-env generators and their pre-drawn uniforms
         self._rngs: list[np.random.Generator | None] = [None] * n
@@ -221,17 +220,17 @@ class NASVectorEnv(VectorEnv):
 
         # search histories: each sub-env's log holds the episode's distinct architectures in query
         # order (their index, sum and count of observed validation accuracies; the slot is
-        # Incumbent's first-query position), and _slot_of at sub-env * size + index holds the slot
-        # of an architecture plus one, 0 while the episode has not queried it (a reset clears the
-        # entries of every architecture in the log: those of the episode, and harmlessly others of
-        # the same sub-env, void or from earlier episodes; the log starts with index 0 for that).
-        # The logs are slot-major, entry slot * N + sub-env: sub-envs that step together write
-        # neighbouring entries rather than one memory page each
-        slots = min(self._budget, size + 1)  # distinct architectures an episode logs, and a void one
+        # Incumbent's first-query position), and _seen row i has bit index % 64 of word index // 64
+        # set once sub-env i's episode has queried that architecture: a bit per architecture keeps
+        # the "queried before?" test in cache (a dense slot map of N x size entries did not fit),
+        # and only a repeat, rare until late in an episode, scans the row's _log_index (row-major,
+        # so a scan reads a few cache lines) for its slot. The sums and counts are slot-major,
+        # entry slot * N + sub-env: sub-envs that step together write neighbouring entries
+        # rather than one memory page each
+        slots = min(self._budget, size)  # distinct architectures an episode can log
         # (np.full writes every page now: page faults would otherwise land on the first steps)
-        self._slot_of = np.full(n * size, 0, dtype=np.int16 if slots < 2**15 else np.int32)
-        self._row_offset = self._rows * size
-        self._log_index = np.full(n * slots, 0, dtype=np.int32)
+        self._seen = np.full((n, -(-size // 64)), 0, dtype=np.int64)
+        self._log_index = np.full((n, slots), 0, dtype=np.int32)
         self._log_sum = np.full(n * slots, 0.0)
         self._log_count = np.full(n * slots, 0.0)
         self._n_distinct = np.zeros(n, dtype=np.int64)
@@ -333,7 +332,7 @@ class NASVectorEnv(VectorEnv):
 
     # --- search histories ---------------------------------------------------------------------
     def _reset_rows(self, rows: np.ndarray) -> None:
-        self._slot_of[self._log_index.reshape(-1, self.num_envs)[:, rows] + self._row_offset[rows]] = 0
+        self._seen[rows] = 0
         self._n_distinct[rows] = 0
         self._n_queries[rows] = 0
         self._sim_time[rows] = 0.0
@@ -409,8 +408,8 @@ class NASVectorEnv(VectorEnv):
         values = np.empty((len(_QUERY_KEYS), len(rows)))
         n_rare = self._kernels.query(
             rows, indices, draws, self._seed_noise, self._columns, self._observed, self._architectures, values,
-            self._n_queries, self._sim_time, self._size, _CLEAR_GAP,
-            self._slot_of, self._log_index, self._log_sum, self._log_count, self._n_distinct, self._best_index,
+            self._n_queries, self._sim_time, _CLEAR_GAP,
+            self._seen, self._log_index, self._log_sum, self._log_count, self._n_distinct, self._best_index,
             self._best_mean, self._best_slot, self._top_index, self._top_rank, self._top_len, self._top_floor,
             self._rank_value, self._onehots, self._onehot_sum, self._top_observation, self._lookups, self._rare,
         )  # fmt: skip
@@ -423,24 +422,24 @@ class NASVectorEnv(VectorEnv):
         of its row's best, or equal to it and first queried earlier, takes its place; the best
         queried again keeps it while its mean does not fall. The rare rest (within rounding of the
         best but not equal, or a best that fell) goes through the exact rules one row at a time."""
-        flat = self._row_offset[rows] + indices
-        known = self._slot_of.take(flat)  # slot + 1, 0 for an architecture new to the episode
-        # every query is logged as new at the next free slot ...
+        row_ids, words, bits = self._rows[rows], indices >> 6, np.left_shift(1, indices & 63)
+        seen = self._seen[row_ids, words]
+        new = (seen & bits) == 0
+        # an architecture new to the episode is logged at the next free slot ...
         slot = self._n_distinct[rows].copy()  # (a copy: the view of _ALL would follow the update)
-        log = slot * self.num_envs
-        log += self._rows[rows]
-        self._log_index[log] = indices
-        self._log_sum[log] = valid
+        new_rows = row_ids[new]
+        log = slot[new] * self.num_envs + new_rows
+        self._log_index[new_rows, slot[new]] = indices[new]
+        self._log_sum[log] = valid[new]
         self._log_count[log] = 1.0
-        self._slot_of[flat] = slot + 1
-        self._n_distinct[rows] = slot + 1
+        self._seen[new_rows, words[new]] = seen[new] | bits[new]
+        self._n_distinct[new_rows] += 1
         mean = valid
-        again = np.flatnonzero(known)
-        if again.size:  # ... and the few queried before go to their slot instead (the new entry is void)
-            again_rows = again if rows is _ALL else rows[again]
-            slot[again] = known[again] - 1
-            self._slot_of[flat[again]] = known[again]
-            self._n_distinct[again_rows] -= 1
+        again = np.flatnonzero(~new)
+        if again.size:  # ... and the few queried before add to their slot
+            again_rows = row_ids[again]
+            for position, row, index in zip(again.tolist(), again_rows.tolist(), indices[again].tolist(), strict=True):
+                slot[position] = self._slot_in_log(row, index)
             log = slot[again] * self.num_envs + again_rows
             total = self._log_sum[log] + valid[again]
             count = self._log_count[log] + 1.0
@@ -466,7 +465,7 @@ class NASVectorEnv(VectorEnv):
         """The branches of :meth:`Incumbent.observe` a query neither clearly ahead of nor equal to
         the best takes (within rounding of it, or the best fallen)."""
         best = int(self._best_index[row])
-        slot = int(self._slot_of[row * self._size + index]) - 1
+        slot = self._slot_in_log(row, index)
         mean = self._mean_of(row, slot)
         if index == best:  # the best fell (or became NaN): who leads now
             self._set_best(row, *self._leader(row))
@@ -475,6 +474,10 @@ class NASVectorEnv(VectorEnv):
 
     def _set_best(self, row: int, index: int, mean: float, slot: int) -> None:
         self._best_index[row], self._best_mean[row], self._best_slot[row] = index, mean, slot
+
+    def _slot_in_log(self, row: int, index: int) -> int:
+        """The slot of architecture ``index`` in ``row``'s log (which holds it)."""
+        return int(np.flatnonzero(self._log_index[row, : self._n_distinct[row]] == index)[0])
 
     def _mean_of(self, row: int, slot: int) -> float:
         log = slot * self.num_envs + row
@@ -494,7 +497,7 @@ class NASVectorEnv(VectorEnv):
             return -1, -math.inf, -1
         close = np.flatnonzero(means >= np.nanmax(means) - _CLEAR_GAP).tolist()
         slot = max(close, key=lambda slot: self._rank(row, slot))
-        return int(self._log_index[logs][slot]), self._mean_of(row, slot), slot
+        return int(self._log_index[row, slot]), self._mean_of(row, slot), slot
 
     def _update_top_k(
         self, rows: np.ndarray | slice, indices: np.ndarray, valid: np.ndarray, ranks: np.ndarray
@@ -575,8 +578,10 @@ class NASVectorEnv(VectorEnv):
         """Add each key's values of ``rows`` (new arrays, in row order) and its mask."""
         n = self.num_envs
         if rows is _ALL or rows.size == n:
-            for key, column in values.items():
-                infos[key], infos[f"_{key}"] = column, self._all_rows_mask.copy()  # (a copy is quicker than np.ones)
+            # one block of all-True masks, a row per key (one allocation, not one per key)
+            masks = np.ones((len(values), n), dtype=bool)
+            for (key, column), mask in zip(values.items(), masks, strict=True):
+                infos[key], infos[f"_{key}"] = column, mask
             return
         mask = np.zeros(n, dtype=bool)
         mask[rows] = True
@@ -616,14 +621,20 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {values.shape}")
         if rows is not _ALL:
             values = values[rows]
+        if self._kernels is not None:  # checks the range in the same pass
+            indices = np.empty(len(values), dtype=np.int64)
+            if self._kernels.first_argmax(values, self._n_choices, self._radix, indices) >= 0:
+                self._refuse(values)
+            return rows, indices
         if values.size and not (values.min() >= -1.0 and values.max() <= 1.0):  # False for NaN
-            bad = values[~(np.abs(values) <= 1.0)]
-            raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
-        if self._kernels is None:
-            return rows, self._first_argmax(values)
-        indices = np.empty(len(values), dtype=np.int64)
-        self._kernels.first_argmax(values, self._n_choices, self._radix, indices)
-        return rows, indices
+            self._refuse(values)
+        return rows, self._first_argmax(values)
+
+    @staticmethod
+    def _refuse(values: np.ndarray) -> None:
+        """Raise the ``ValueError`` naming the action values outside [-1, 1] (or NaN)."""
+        bad = values[~(np.abs(values) <= 1.0)]
+        raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
 
     def _first_argmax(self, values: np.ndarray) -> np.ndarray:
         """The canonical index of the ``argmax`` per decision (the first of equal values) of each row.
@@ -657,6 +668,7 @@ class GlobalNASVectorEnv(_TopKObservationVectorEnv):
         # max: a comparison broadcast along the short decision axis loops per row)
         self._uniform_choices = int(n_choices[0]) if (n_choices == n_choices[0]).all() else None
         self._n_choices = n_choices.astype(np.uint64)  # (negative choices wrap above it)
+        self._choice_bounds = n_choices.astype(np.int64)  # (the compiled check's)
 
     def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
         choices = np.asarray(actions)
@@ -664,9 +676,13 @@ class GlobalNASVectorEnv(_TopKObservationVectorEnv):
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {choices.shape}")
         if rows is not _ALL:
             choices = choices[rows]
-        if choices.dtype.kind not in "iu" or not self._within_range(choices):
-            choices = self._space.check_choices(choices, "actions")  # raises, naming the bad choices
-        return rows, choices @ self._radix
+        if choices.dtype == np.int64 and self._kernels is not None:  # checks the range in the same pass
+            indices = np.empty(len(choices), dtype=np.int64)
+            if self._kernels.choice_index(choices, self._choice_bounds, self._radix, indices) < 0:
+                return rows, indices
+        elif choices.dtype.kind in "iu" and self._within_range(choices):
+            return rows, choices @ self._radix
+        return rows, self._space.check_choices(choices, "actions") @ self._radix  # raises, naming the bad choices
 
     def _within_range(self, choices: np.ndarray) -> bool:
         if not choices.size:

@@ -22,6 +22,13 @@ the best feasible architecture sits at the limit, below the best of the whole sp
 (``results/tabnas/nb201_flops.md`` lists these from the table). On this space the
 2% window can hold an architecture only where the limit is within 2% above a level.
 
+The limit is ``--limit`` or the resource of a reference architecture (``--reference-arch``: an arch
+string, or ``pareto-median``, the middle point by rank of the space's Pareto front, the best
+validation accuracy at each resource value kept where it beats every smaller value). Given a
+reference, each setting also reports the share of seeds whose found architecture is feasible and at
+least as good as the reference (validation accuracy >= the reference's). Parameter counts are
+printed as integers (``info`` gives them in millions).
+
 Rows are appended to the CSV as runs finish, so an interrupted measurement resumes where it
 stopped (``--resume``). Results go to ``<out>/<name>.{csv,json,md}``.
 
@@ -29,7 +36,7 @@ Usage::
 
     nice -n 10 python benchmarks/tabnas_nb201.py                      # the committed NAS-Bench-201 run
     python benchmarks/tabnas_nb201.py --env-id FFN-Global-v0 --dataset connect_4 --metric params \\
-        --limit 5000 --name ffn_params                                 # another constrained space
+        --reference-arch 144-24 --budget 200 --name ffn_params         # another constrained space
 """
 
 from __future__ import annotations
@@ -109,9 +116,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env-id", default="NAS-Bench-201-Global-v0", help="a Global env id (NAS-Bench-201-Global-v0)")
     parser.add_argument("--dataset", default="cifar100", help="the env's dataset (cifar100)")
     parser.add_argument("--metric", default="flops", help="the constrained resource metric (flops)")
-    parser.add_argument(
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument(
         "--limit", type=float, default=47.2,
         help="the resource limit, in the units of info (47.2 MFLOPs: see the module docstring)",
+    )  # fmt: skip
+    limit.add_argument(
+        "--reference-arch", default=None,
+        help="set the limit to this architecture's resource: an arch string, or 'pareto-median' (see above)",
     )  # fmt: skip
     parser.add_argument("--budget", type=int, default=1000, help="queries per run (1000)")
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..seeds-1 per setting (20)")
@@ -126,6 +138,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.budget < 1 or args.seeds < 2:
         parser.error(f"--budget must be >= 1 and --seeds >= 2, got {args.budget} and {args.seeds}")
     return args
+
+
+def pareto_front(column: np.ndarray, quality: np.ndarray) -> list[int]:
+    """The Pareto front of (resource, quality), smallest resource first: at each resource value the
+    architecture of best quality, kept where it beats every architecture with a smaller resource.
+
+    :param column: the resource of every architecture.
+    :param quality: the quality (higher is better) of every architecture.
+    """
+    front, best = [], -np.inf
+    for level in np.unique(column):
+        members = np.flatnonzero(column == level)
+        top = int(members[np.nanargmax(quality[members])])
+        if quality[top] > best:
+            front.append(top)
+            best = quality[top]
+    return front
+
+
+def resolve_limit(args: argparse.Namespace, report: Any) -> None:
+    """Set ``args.limit`` (and ``args.reference_index``) from ``--reference-arch`` where it is given."""
+    args.reference_index = None
+    if args.reference_arch is None:
+        return
+    env = gym.make(args.env_id, dataset=args.dataset, budget=1).unwrapped
+    column = resource_values(env.evaluator)[args.metric]
+    if args.reference_arch == "pareto-median":
+        quality = report.evaluate(np.arange(column.size), np.random.default_rng(0))["valid_acc"]
+        front = pareto_front(column, quality)
+        args.reference_index = front[len(front) // 2]
+    else:
+        args.reference_index = env.arch_index(args.reference_arch)
+    args.limit = float(column[args.reference_index])
+
+
+def fmt(metric: str, value: float) -> str:
+    """A resource value as the tables print it: parameter counts in full, others to 4 digits."""
+    return f"{value * 1e6:,.0f}" if metric == "params" else f"{value:.4g}"
 
 
 def methods(args: argparse.Namespace) -> list[Method]:
@@ -190,7 +240,15 @@ def reference(args: argparse.Namespace, report: Any) -> dict[str, Any]:
     best = int(np.nanargmax(np.where(feasible, valid["valid_acc"], -np.inf)))
     levels = np.unique(column[feasible])
     window = levels[levels >= (1 - WINDOW) * args.limit]
+    front = pareto_front(column, valid["valid_acc"])
+    ref_index = args.reference_index
     return {
+        "pareto_front": [
+            {"arch": evaluator.space.arch_string(i), "resource": float(column[i]), "valid_acc": float(valid["valid_acc"][i])}
+            for i in front
+        ],
+        "reference_arch": evaluator.space.arch_string(ref_index) if ref_index is not None else None,
+        "reference_valid_acc": float(valid["valid_acc"][ref_index]) if ref_index is not None else None,
         "n_archs": int(column.size),
         "n_feasible": int(feasible.sum()),
         "best_feasible_arch": evaluator.space.arch_string(best),
@@ -205,19 +263,22 @@ def reference(args: argparse.Namespace, report: Any) -> dict[str, Any]:
     }
 
 
-def summarise(rows: list[dict[str, Any]], method: Method, limit: float) -> dict[str, Any]:
-    """Feasible share, resource and quality of the architectures one setting found over its seeds."""
+def summarise(rows: list[dict[str, Any]], method: Method, limit: float, ref: dict[str, Any]) -> dict[str, Any]:
+    """Feasible share, resource and quality of the architectures one setting found over its seeds,
+    and (given a reference architecture) the share of seeds that found one feasible and as good."""
     mine = [row for row in rows if (row["method"], f"{row['lr']:g}", f"{row['beta']:g}") == method.key]
     resource = np.array([row["resource"] for row in mine])
     feasible = np.array([row["feasible"] for row in mine], dtype=bool)
     valid = np.array([row["found_valid_acc"] for row in mine])
     test = np.array([row["found_test_acc"] for row in mine])
     in_window = feasible & (resource >= (1 - WINDOW) * limit)
+    as_good = feasible & (valid >= ref["reference_valid_acc"]) if ref["reference_valid_acc"] is not None else None
     return {
         "method": method.name, "label": method.label, "lr": method.lr, "beta": method.beta, "seeds": len(mine),
         "feasible_share": float(feasible.mean()), "resource_mean": float(resource.mean()),
         "resource_std": float(resource.std(ddof=1)), "resource_median": float(np.median(resource)),
-        "window_share": float(in_window.mean()), "valid_acc_mean": float(valid.mean()),
+        "window_share": float(in_window.mean()),
+        "reference_share": float(as_good.mean()) if as_good is not None else None, "valid_acc_mean": float(valid.mean()),
         "valid_acc_std": float(valid.std(ddof=1)), "test_acc_mean": float(test.mean()),
         "feasible_valid_acc_mean": float(valid[feasible].mean()) if feasible.any() else math.nan,
         "feasible_test_acc_mean": float(test[feasible].mean()) if feasible.any() else math.nan,
@@ -248,32 +309,50 @@ def targets(summaries: list[dict[str, Any]], limit: float, ref: dict[str, Any]) 
 
 def markdown(args: argparse.Namespace, summaries: list[dict[str, Any]], ref: dict, goals: dict, meta: dict) -> str:
     unit = args.metric
+    with_reference = ref["reference_arch"] is not None
     lines = [
-        f"# {args.env_id} {args.dataset}, {unit} <= {args.limit:g}: rejection-based reward (TabNAS) vs Abs",
+        f"# {args.env_id} {args.dataset}, {unit} <= {fmt(unit, args.limit)}: rejection-based reward (TabNAS) vs Abs",
         "",
         f"Written by `{meta['command']}` on {meta['machine']} ({meta['versions']}); {meta['runs']} runs of "
         f"{args.budget} queries, {args.seeds} seeds per setting, {meta['wall_time_s']:.0f} s in all (load average "
         f"{meta['load_before'][0]:.1f} before, {meta['load_after'][0]:.1f} after).",
         "",
         f"Space: {ref['n_archs']:,} architectures, {ref['n_feasible']:,} feasible, {ref['n_levels']} distinct {unit} "
-        f"values. Best feasible: `{ref['best_feasible_arch']}` ({unit} {ref['best_feasible_resource']:.4g}, "
+        f"values. Best feasible: `{ref['best_feasible_arch']}` ({unit} {fmt(unit, ref['best_feasible_resource'])}, "
         f"valid {ref['best_feasible_valid_acc']:.2f}%, test {ref['best_feasible_test_acc']:.2f}%); best overall valid "
         f"{ref['best_valid_acc']:.2f}%. Highest feasible {unit} levels: "
-        f"{', '.join(f'{v:.4g}' for v in ref['levels_below_limit'])}; levels in the last {WINDOW:.0%} below the limit: "
-        f"{', '.join(f'{v:.4g}' for v in ref['levels_in_window']) or 'none'} ({ref['archs_in_window']:,} architectures).",
+        f"{', '.join(fmt(unit, v) for v in ref['levels_below_limit'])}; levels in the last {WINDOW:.0%} below the "
+        f"limit: {', '.join(fmt(unit, v) for v in ref['levels_in_window']) or 'none'} ({ref['archs_in_window']:,} "
+        "architectures).",
         "",
+        f"Pareto front ({unit}, valid acc; {len(ref['pareto_front'])} points): "
+        + ", ".join(f"{fmt(unit, p['resource'])} {p['valid_acc']:.3f}" for p in ref["pareto_front"])
+        + ".",
+        "",
+    ]
+    if with_reference:
+        lines += [
+            f"Limit: the {unit} of the reference `{ref['reference_arch']}` (`--reference-arch {args.reference_arch}`, "
+            f"valid {ref['reference_valid_acc']:.3f}). As good: the share of seeds whose found architecture is "
+            "feasible with validation accuracy >= the reference's.",
+            "",
+        ]
+    lines += [
         "Found: the final policy's most likely architecture (RL), the best feasible query (random, REA). "
         "Quality: its seed-mean validation / test accuracy from the table.",
         "",
-        f"| setting | feasible | {unit} mean +- std | median | in last {WINDOW:.0%} | valid acc (%) | "
-        "valid acc, feasible only | test acc (%) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| setting | feasible | {unit} mean +- std | median | in last {WINDOW:.0%} | "
+        + ("as good as the reference | " if with_reference else "")
+        + "valid acc (%) | valid acc, feasible only | test acc (%) |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if with_reference else ""),
     ]
     for s in summaries:
         lines.append(
-            f"| {s['label']} | {s['feasible_share']:.0%} | {s['resource_mean']:.2f} +- {s['resource_std']:.2f} | "
-            f"{s['resource_median']:.2f} | {s['window_share']:.0%} | {s['valid_acc_mean']:.2f} +- "
-            f"{s['valid_acc_std']:.2f} | {s['feasible_valid_acc_mean']:.2f} | {s['test_acc_mean']:.2f} |"
+            f"| {s['label']} | {s['feasible_share']:.0%} | {fmt(unit, s['resource_mean'])} +- "
+            f"{fmt(unit, s['resource_std'])} | {fmt(unit, s['resource_median'])} | {s['window_share']:.0%} | "
+            + (f"{s['reference_share']:.0%} | " if with_reference else "")
+            + f"{s['valid_acc_mean']:.2f} +- {s['valid_acc_std']:.2f} | {s['feasible_valid_acc_mean']:.2f} | "
+            f"{s['test_acc_mean']:.2f} |"
         )
     lines += ["", "## Targets of the rejection-based reward", ""]
     lines.append(f"Best-tuned Abs (best mean valid acc among Abs settings feasible in >= {FEASIBLE_TARGET:.0%} of "
@@ -298,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / f"{args.name}.csv"
     report = gym.make(args.env_id, dataset=args.dataset, noise="mean", budget=1).unwrapped.evaluator
+    resolve_limit(args, report)
     probe_env = make_env(args, budget=1).unwrapped
     context = {
         "tables_fingerprint": tables_fingerprint(probe_env.evaluator, report),
@@ -330,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         **context,
     }
     ref = reference(args, report)
-    summaries = [summarise(rows, method, args.limit) for method in settings]
+    summaries = [summarise(rows, method, args.limit, ref) for method in settings]
     goals = targets(summaries, args.limit, ref)
     public = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summaries]
     payload = {"meta": meta, "args": {k: str(v) for k, v in vars(args).items()}, "reference": ref,

@@ -231,3 +231,40 @@ def test_reinforce_with_the_abs_reward_reports_its_policy():
                    reward="abs", reward_beta=-1.0)  # fmt: skip
     stats = make_agent("reinforce", lr=0.1).run(env, seed=0).summary()["agent_stats"]
     assert set(stats) == {"policy_arch", "policy_index", "policy_feasible", "policy_resource"}
+
+
+def load_tabnas_benchmark():
+    """benchmarks/tabnas_nb201.py as a module (benchmarks/ is no package)."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("tabnas_nb201", REPO_ROOT / "benchmarks" / "tabnas_nb201.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tabnas_nb201"] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_pareto_front_and_resource_formatting():
+    bench = load_tabnas_benchmark()
+    column = np.array([3.0, 1.0, 2.0, 1.0, 3.0, 4.0])
+    quality = np.array([5.0, 1.0, 0.5, 2.0, 6.0, 4.0])
+    # per level the best (index 3 at 1, 2 at 2, 4 at 3, 5 at 4), kept where it beats every smaller level
+    assert bench.pareto_front(column, quality) == [3, 4]
+    assert bench.fmt("params", 0.021699) == "21,699"  # parameter counts in full, not 0.02
+    assert bench.fmt("flops", 47.1105) == "47.11"
+
+
+def test_benchmark_limit_from_a_reference_architecture():
+    bench = load_tabnas_benchmark()
+    args = bench.parse_args(["--env-id", "FFN-Global-v0", "--dataset", "connect_4", "--metric", "params",
+                             "--reference-arch", "144-24"])  # fmt: skip
+    report = gym.make(args.env_id, dataset=args.dataset, noise="mean", budget=1).unwrapped.evaluator
+    bench.resolve_limit(args, report)
+    env = gym.make(args.env_id, dataset=args.dataset, budget=1, constraint={"params": args.limit}).unwrapped
+    assert args.limit == env.resources("144-24")["params"] and env.is_feasible("144-24")  # exactly at the limit
+    assert not env.is_feasible("144-32")
+    with pytest.raises(SystemExit):  # a limit and a reference at once
+        bench.parse_args(["--limit", "1", "--reference-arch", "pareto-median"])

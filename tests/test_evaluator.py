@@ -180,7 +180,9 @@ def test_fidelity_12_after_import(imported_cache, dataset):
         ({"fidelity": 50}, r"fidelity 50.*\[12, 200\]"),
         ({"fidelity": "200"}, r"fidelity '200'.*\[12, 200\]"),
         ({"dataset": "imagenet"}, r"dataset 'imagenet'.*\['cifar10', 'cifar100', 'ImageNet16-120'\]"),
-        ({"space": "nb101"}, r"space 'nb101'.*'nb201'"),
+        ({"space": "nb999"}, r"space 'nb999'.*'nb201'"),
+        # a space whose data a user imports names what to import
+        ({"space": "nb101"}, r"space 'nb101' has no cifar10 table yet.*nasbench_only108.tfrecord.*nasgym data import"),
     ],
 )
 def test_bad_arguments_name_accepted_values(base_cache, kwargs, pattern):

@@ -244,7 +244,11 @@ def reference(args: argparse.Namespace, report: Any) -> dict[str, Any]:
     ref_index = args.reference_index
     return {
         "pareto_front": [
-            {"arch": evaluator.space.arch_string(i), "resource": float(column[i]), "valid_acc": float(valid["valid_acc"][i])}
+            {
+                "arch": evaluator.space.arch_string(i),
+                "resource": float(column[i]),
+                "valid_acc": float(valid["valid_acc"][i]),
+            }
             for i in front
         ],
         "reference_arch": evaluator.space.arch_string(ref_index) if ref_index is not None else None,
@@ -272,14 +276,16 @@ def summarise(rows: list[dict[str, Any]], method: Method, limit: float, ref: dic
     valid = np.array([row["found_valid_acc"] for row in mine])
     test = np.array([row["found_test_acc"] for row in mine])
     in_window = feasible & (resource >= (1 - WINDOW) * limit)
-    as_good = feasible & (valid >= ref["reference_valid_acc"]) if ref["reference_valid_acc"] is not None else None
+    reference_valid = ref["reference_valid_acc"]
+    as_good = feasible & (valid >= reference_valid) if reference_valid is not None else None
     return {
         "method": method.name, "label": method.label, "lr": method.lr, "beta": method.beta, "seeds": len(mine),
         "feasible_share": float(feasible.mean()), "resource_mean": float(resource.mean()),
         "resource_std": float(resource.std(ddof=1)), "resource_median": float(np.median(resource)),
         "window_share": float(in_window.mean()),
-        "reference_share": float(as_good.mean()) if as_good is not None else None, "valid_acc_mean": float(valid.mean()),
-        "valid_acc_std": float(valid.std(ddof=1)), "test_acc_mean": float(test.mean()),
+        "reference_share": float(as_good.mean()) if as_good is not None else None,
+        "valid_acc_mean": float(valid.mean()), "valid_acc_std": float(valid.std(ddof=1)),
+        "test_acc_mean": float(test.mean()),
         "feasible_valid_acc_mean": float(valid[feasible].mean()) if feasible.any() else math.nan,
         "feasible_test_acc_mean": float(test[feasible].mean()) if feasible.any() else math.nan,
         "_feasible_valid": valid[feasible].tolist(),

@@ -160,7 +160,9 @@ def test_mnasnet_reward_refuses_a_negative_quality():
     """Q * (T / T0) ** beta with Q < 0 would reward exceeding the limit: an error, never that reward."""
     reward = MnasNetReward("params", 0.01, -1.0)
     assert reward({"valid_acc": 0.0, "params": 0.02}) == 0.0
-    with pytest.raises(ValueError, match=r"reward 'mnasnet' needs a quality valid_acc >= 0 .* -25\.0; use reward='abs'"):
+    with pytest.raises(
+        ValueError, match=r"reward 'mnasnet' needs a quality valid_acc >= 0 .* -25\.0; use reward='abs'"
+    ):
         reward({"valid_acc": -25.0, "params": 0.02})
 
 

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Self
 
 #: bump when training changes what a configuration means, so stored results are not reused.
 PIPELINE_VERSION = 1
@@ -52,8 +52,24 @@ def check_live_dataset(dataset: str, space: str | None = None) -> str:
     return dataset
 
 
+class KeywordConfig:
+    """A dataclass config built from a caller's keyword arguments (``from_kwargs``)."""
+
+    @classmethod
+    def from_kwargs(cls, also_accepted: tuple[str, ...] = (), **kwargs: Any) -> Self:
+        """Build a config from keyword arguments, naming the accepted ones if any is unknown.
+
+        :param also_accepted: the caller's own argument names, listed in that error message too.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {unknown}; accepted: {sorted(names | set(also_accepted))}")
+        return cls(**kwargs)
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(KeywordConfig):
     """How live evaluation trains a network: NAS-Bench-201's recipe by default.
 
     SGD with Nesterov momentum 0.9, weight decay 5e-4, batch 256, learning rate 0.1 annealed to 0
@@ -117,18 +133,6 @@ class TrainConfig:
             )
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 (or None for torch's default), got {self.num_threads!r}")
-
-    @classmethod
-    def from_kwargs(cls, also_accepted: tuple[str, ...] = (), **kwargs: Any) -> TrainConfig:
-        """Build a config from keyword arguments, naming the accepted ones if any is unknown.
-
-        :param also_accepted: the caller's own argument names, listed in that error message too.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s) {unknown}; accepted: {sorted(names | set(also_accepted))}")
-        return cls(**kwargs)
 
     @property
     def learning_rate(self) -> float:

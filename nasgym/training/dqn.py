@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from nasgym.spaces.dqn_arch import DQN_ACTIVATIONS, task_shape
+from nasgym.training.config import KeywordConfig
 from nasgym.training.trainer import resolve_device
 
 #: bump when training changes what a configuration means, so stored results are not reused
@@ -61,7 +62,7 @@ _EXECUTION_FIELDS = frozenset({"device", "num_threads", "progress"})
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(KeywordConfig):
     """How a Q-network architecture is trained and scored. ``None`` fields take the task's preset
     (:data:`DQN_PRESETS`), resolved by :meth:`resolved`.
 
@@ -149,18 +150,6 @@ class DQNConfig:
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         ):
             raise ValueError(f"device {self.device!r} is unknown; accepted: 'auto', 'cpu', 'cuda' or 'cuda:N'")
-
-    @classmethod
-    def from_kwargs(cls, also_accepted: tuple[str, ...] = (), **kwargs: Any) -> DQNConfig:
-        """A config from keyword arguments, naming the accepted ones if any is unknown.
-
-        :param also_accepted: the caller's own argument names, listed in that error message too.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s) {unknown}; accepted: {sorted(names | set(also_accepted))}")
-        return cls(**kwargs)
 
     def resolved(self, task: str) -> DQNConfig:
         """This config with every ``None`` field set from the task's preset."""

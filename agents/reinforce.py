@@ -72,24 +72,39 @@ class Reinforce(TorchSearchAgent):
         self.logits = logits.detach().masked_fill(mask, -torch.inf).numpy().copy()
         self._policy = policy_details(env, self.logits)
 
+    def _begin(self, env: gym.Env) -> None:
+        """Prepare a search of ``env`` (a subclass reads what its hooks need from it)."""
+
+    def _accepts(self, choices: np.ndarray) -> bool:
+        """Whether a sampled architecture is queried (every one here)."""
+        return True
+
+    def _log_prob(self, log_probs: Any, probs: np.ndarray, choices: np.ndarray, rng: np.random.Generator) -> Any:
+        """The term the advantage multiplies: the log-probability of the queried architecture."""
+        import torch
+
+        return log_probs[torch.arange(log_probs.shape[0]), torch.as_tensor(choices)].sum()
+
     def _search(self, env: gym.Env, seed: int) -> None:
         import torch
 
-        space = env.unwrapped.search_space
         rng = agent_rng(seed)
         logits, mask = self._init_policy(env, rng)
         optimizer = torch.optim.Adam([logits], lr=self.lr)
         baseline = EMABaseline(self.momentum)
-        rows = torch.arange(space.n_decisions)
+        self._begin(env)
         env.reset(seed=seed)
         try:
             while True:
                 log_probs = torch.log_softmax(logits.masked_fill(mask, -torch.inf), dim=1)
-                choices = sample_categorical(rng, log_probs.detach().exp().double().numpy())
+                probs = log_probs.detach().exp().double().numpy()
+                choices = sample_categorical(rng, probs)
+                if not self._accepts(choices):
+                    continue
                 _, reward, terminated, truncated, _ = env.step(choices)
                 baseline.update(reward)
                 advantage = float(reward) - baseline.value
-                loss = -advantage * log_probs[rows, torch.as_tensor(choices)].sum()
+                loss = -advantage * self._log_prob(log_probs, probs, choices, rng)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

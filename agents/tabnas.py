@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from nasgym.agents._utils import EMABaseline, agent_rng, check_int, sample_categorical
+from nasgym.agents._utils import check_int, sample_categorical
 from nasgym.agents.reinforce import Reinforce
 
 
@@ -103,41 +103,23 @@ class TabNAS(Reinforce):
         """The final policy's most likely architecture (:meth:`Reinforce.stats`) and ``n_rejected``."""
         return {**super().stats(), "n_rejected": self.n_rejected} if self.logits is not None else {}
 
-    def _search(self, env: gym.Env, seed: int) -> None:
-        import torch
-
-        is_feasible = env.unwrapped.is_feasible
-        constrained = env.unwrapped.constraint is not None  # else every architecture is feasible
-        rng = agent_rng(seed)
-        logits, mask = self._init_policy(env, rng)
-        optimizer = torch.optim.Adam([logits], lr=self.lr)
-        baseline = EMABaseline(self.momentum)
-        rows = torch.arange(logits.shape[0])
+    def _begin(self, env: gym.Env) -> None:
+        self._is_feasible = env.unwrapped.is_feasible
+        self._constrained = env.unwrapped.constraint is not None  # else every architecture is feasible
         self.n_rejected = 0
-        env.reset(seed=seed)
-        try:
-            while True:
-                log_probs = torch.log_softmax(logits.masked_fill(mask, -torch.inf), dim=1)
-                probs = log_probs.detach().exp().double().numpy()
-                choices = sample_categorical(rng, probs)
-                if constrained and not is_feasible(choices):
-                    self.n_rejected += 1
-                    continue
-                _, reward, terminated, truncated, _ = env.step(choices)
-                baseline.update(reward)
-                advantage = float(reward) - baseline.value
-                # N fresh samples of the current policy: one draw per row of the repeated probabilities
-                samples = sample_categorical(rng, np.tile(probs, (self.n_samples, 1))).reshape(self.n_samples, -1)
-                feasible = is_feasible(samples) if constrained else np.ones(self.n_samples, dtype=bool)
-                if feasible.any():
-                    log_ratio = log_conditional_estimate(log_probs, choices, samples, feasible)
-                else:
-                    log_ratio = log_probs[rows, torch.as_tensor(choices)].sum()
-                loss = -advantage * log_ratio
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if terminated or truncated:
-                    return
-        finally:
-            self._finish(env, logits, mask)
+
+    def _accepts(self, choices: np.ndarray) -> bool:
+        """An infeasible sample is skipped without a query."""
+        if self._constrained and not self._is_feasible(choices):
+            self.n_rejected += 1
+            return False
+        return True
+
+    def _log_prob(self, log_probs: Any, probs: np.ndarray, choices: np.ndarray, rng: np.random.Generator) -> Any:
+        """log(P(y) / P_hat(V)) from N fresh samples of the current policy (log P(y) if none is feasible)."""
+        # one draw per row of the repeated probabilities
+        samples = sample_categorical(rng, np.tile(probs, (self.n_samples, 1))).reshape(self.n_samples, -1)
+        feasible = self._is_feasible(samples) if self._constrained else np.ones(self.n_samples, dtype=bool)
+        if feasible.any():
+            return log_conditional_estimate(log_probs, choices, samples, feasible)
+        return super()._log_prob(log_probs, probs, choices, rng)

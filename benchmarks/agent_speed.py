@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ from speed_nb201 import system_info  # noqa: E402  (the machine record every spe
 
 import nasgym  # noqa: E402, F401  (registers the env ids)
 from nasgym.agents import make_agent  # noqa: E402
+from nasgym.bench.provenance import write_results  # noqa: E402
 
 DEFAULT_AGENTS = "random,rea,local,reinforce,reinforce-lstm,l2nas,l2nas-plus"
 RESULTS = Path(__file__).resolve().parent / "results" / "speed"
@@ -134,10 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
             for agent in agents
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(record))
-    print(markdown(record))
+    write_results(args.out, record, markdown(record), indent=2)
     return record
 
 

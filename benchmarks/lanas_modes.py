@@ -38,7 +38,7 @@ import nasgym  # noqa: F401  (registers the env ids)
 from nasgym.agents.lanas import LaNAS
 from nasgym.bench.compare import difference
 from nasgym.bench.envs import report_evaluator
-from nasgym.bench.provenance import machine, versions
+from nasgym.bench.provenance import machine, versions, write_results
 from nasgym.bench.scoring import score_queries
 
 ENV_ID = "NAS-Bench-201-Global-v0"
@@ -170,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarise(runs, args.at),
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(record))
-    print(markdown(record))
+    write_results(args.out, record, markdown(record))
     return 0
 
 

@@ -39,7 +39,7 @@ from lanas_modes import run_once  # noqa: E402  (one LaNAS run in a given mode, 
 
 import nasgym  # noqa: E402, F401  (registers the env ids)
 from nasgym.agents.lanas import LaNAS, PartitionTree, PolytopeLeafSampler, PymcLeafSampler, import_pymc  # noqa: E402
-from nasgym.bench.provenance import _version, machine, versions  # noqa: E402
+from nasgym.bench.provenance import _version, machine, versions, write_results  # noqa: E402
 from nasgym.spaces import SearchSpace  # noqa: E402
 from nasgym.spaces.darts import DartsSpace  # noqa: E402
 from nasgym.spaces.nb201 import NB201Space  # noqa: E402
@@ -166,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "regions": regions,
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(record))
-    print(markdown(record))
+    write_results(args.out, record, markdown(record))
     return 0
 
 

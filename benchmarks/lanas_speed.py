@@ -35,7 +35,7 @@ from lanas_sample_efficiency import StopAtOptimum, optimal_indices  # noqa: E402
 import nasgym  # noqa: E402, F401  (registers the env ids)
 from nasgym.agents import make_agent  # noqa: E402
 from nasgym.bench.envs import report_evaluator  # noqa: E402
-from nasgym.bench.provenance import machine, versions  # noqa: E402
+from nasgym.bench.provenance import machine, versions, write_results  # noqa: E402
 
 ENV_ID = "NAS-Bench-201-Global-v0"
 SPACE_SIZE = 15_625
@@ -123,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(record))
-    print(markdown(record))
+    write_results(args.out, record, markdown(record))
     return 0
 
 

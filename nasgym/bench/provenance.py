@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -110,3 +111,18 @@ def machine() -> str:
     """``<CPU model>, <N> cores, <GPUs or 'no GPU'>`` of the machine this process runs on."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{cpu_model()}, {cores} cores, {_gpus()}"
+
+
+def write_results(out: Path, record: dict, report: str, indent: int = 1) -> None:
+    """Write a benchmark script's record as JSON to ``out`` and its markdown ``report`` beside it
+    (``out`` with suffix ``.md``), and print the report.
+
+    :param out: the JSON file; its folder is created.
+    :param record: JSON-able results (NaN refused: a results file holds numbers or null).
+    :param report: the markdown the script made of ``record``.
+    :param indent: JSON indentation.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=indent, allow_nan=False) + "\n")
+    out.with_suffix(".md").write_text(report)
+    print(report)

@@ -117,12 +117,20 @@ class TrainConfig(KeywordConfig):
             value, accepted = getattr(self, field.name), field.type.split(" | ")
             if not any(_FIELD_TYPE_CHECKS[kind](value) for kind in accepted):
                 raise TypeError(f"{field.name} must be {' or '.join(accepted)}, got {value!r}")
+            if hasattr(value, "item") and not isinstance(value, bool):  # a numpy scalar: the plain number
+                object.__setattr__(self, field.name, value.item())  # (the config hash is JSON)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be > 0 (or None for 0.1 * batch_size / 256), got {self.lr!r}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be finite and > 0 (or None for 0.1 * batch_size / 256), got {self.lr!r}")
+        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("momentum must be > 0 with nesterov=True (Nesterov momentum needs one), got 0")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is unknown; accepted: {list(SCHEDULES)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

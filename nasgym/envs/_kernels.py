@@ -4,7 +4,7 @@
 sub-envs; its numpy path updates them in whole-array passes, which at N = 1024 cost about 150
 numpy calls a step. :func:`query` does the same updates in one compiled loop over the sub-envs,
 writing into the env's arrays in place; :func:`first_argmax` (Continuous: argmax per decision) and
-:func:`choice_index` (Global: a choice per decision) check and decode the actions in one pass.
+:func:`choice_index` (Global: a choice per decision) check and decode the actions.
 
 ``cache=True`` keeps the machine code on disk (next to this file, or in ``NUMBA_CACHE_DIR``), so
 only the first process on a machine compiles them. The single envs do not use them: importing
@@ -19,45 +19,39 @@ from numba import njit
 
 
 @njit(cache=True)
-def _argmax_index(scores: np.ndarray, n_choices: np.ndarray, radix: np.ndarray) -> int:
-    """The canonical index of the argmax per decision (the first of equal values) of one action.
+def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> int:
+    """The canonical index of the argmax per decision (the first of equal values) of each row of
+    ``values``, into ``indices``, after checking that every value is within [-1, 1].
 
-    :param scores: ``(n_decisions * max_choices,)`` float32 action scores.
+    :param values: ``(rows, n_decisions * max_choices)`` float32 action scores.
     :param n_choices: the number of choices of each decision (padded choices never win).
     :param radix: the index weight of each decision's choice.
+    :return: the first row with a value outside [-1, 1] or NaN (``indices`` is then not
+        written), -1 when every value is within.
     """
-    width = scores.shape[0] // n_choices.shape[0]
-    index = 0
-    for decision in range(n_choices.shape[0]):
-        start = decision * width
-        best, choice = scores[start], 0
-        for c in range(1, n_choices[decision]):
-            # strictly greater: equal values, 0.0 and -0.0 included, keep the first (selects,
-            # not branches: random scores would mispredict half of them)
-            value = scores[start + c]
-            greater = value > best
-            choice = c if greater else choice
-            best = value if greater else best
-        index += choice * radix[decision]
-    return index
-
-
-@njit(cache=True)
-def first_argmax(values: np.ndarray, n_choices: np.ndarray, radix: np.ndarray, indices: np.ndarray) -> int:
-    """:func:`_argmax_index` of each row of ``values``, into ``indices``, checking the range in the
-    same pass (one read of the actions instead of three).
-
-    :return: the first row with a value outside [-1, 1] or NaN (its index and those after it are
-        not written), -1 when every value is within.
-    """
-    for row in range(values.shape[0]):
-        scores = values[row]
-        within = True
-        for c in range(scores.shape[0]):
-            within &= abs(scores[c]) <= 1.0  # (False for NaN)
-        if not within:
-            return row
-        indices[row] = _argmax_index(scores, n_choices, radix)
+    flat = values.reshape(-1)
+    within = True
+    for i in range(flat.shape[0]):  # (one flat pass: no early exit, so it runs in vector registers)
+        within &= abs(flat[i]) <= np.float32(1.0)  # (False for NaN)
+    if not within:
+        for row in range(values.shape[0]):
+            for c in range(values.shape[1]):
+                if not abs(values[row, c]) <= np.float32(1.0):
+                    return row
+    width = values.shape[1] // n_choices.shape[0]
+    indices[:] = 0
+    for decision in range(n_choices.shape[0]):  # decision-major: the same trip count for every row
+        start, weight = decision * width, radix[decision]
+        for row in range(values.shape[0]):
+            best, choice = values[row, start], 0
+            for c in range(1, n_choices[decision]):
+                # strictly greater: equal values, 0.0 and -0.0 included, keep the first (selects,
+                # not branches: random scores would mispredict half of them)
+                value = values[row, start + c]
+                greater = value > best
+                choice = c if greater else choice
+                best = value if greater else best
+            indices[row] += choice * weight
     return -1
 
 
@@ -89,7 +83,8 @@ def query(
     seed_noise: bool,
     columns: int,
     observed: np.ndarray,
-    architectures: np.ndarray,
+    n_seeds: np.ndarray,
+    constants: np.ndarray,
     metrics: np.ndarray,
     n_queries: np.ndarray,
     sim_time: np.ndarray,
@@ -116,21 +111,22 @@ def query(
     """Query architecture ``indices[j]`` in sub-env ``rows[j]``, for every ``j``: what
     :meth:`NASVectorEnv._query` does on arrays, in one loop.
 
-    The observation is row ``index * columns + int(draws[j] * n_seeds)`` of ``observed`` (with
-    ``seed_noise``; else row ``index``), as ``TabularEvaluator.evaluate_one`` draws it, ``n_seeds``
-    the first column of row ``index`` of ``architectures``. The history follows the same rules as
-    :meth:`NASVectorEnv._observe` and :meth:`NASVectorEnv._update_top_k` (whose docstrings say why
-    they are those of the single env): the log of distinct architectures, the incumbent's common
-    cases, and the top-K (members keep their best observation, any other candidate above the
-    smallest member replaces it, its encoding's sum updated in the single env's order). The other
-    arguments are the env's arrays of the same names (without the underscore).
+    The observation is row ``index * columns + int(draws[j] * n_seeds[index])`` of ``observed``
+    (with ``seed_noise``; else row ``index``), as ``TabularEvaluator.evaluate_one`` draws it. The
+    history follows the same rules as :meth:`NASVectorEnv._observe` and
+    :meth:`NASVectorEnv._update_top_k` (whose docstrings say why they are those of the single
+    env): the log of distinct architectures, the incumbent's common cases, and the top-K (members
+    keep their best observation, any other candidate above the smallest member replaces it, its
+    encoding's sum updated in the single env's order). The other arguments are the env's arrays of
+    the same names (without the underscore).
 
     :param seen: ``(rows, words)`` int64 bitsets, bit ``index % 64`` of word ``index // 64`` set
         once the row's episode has queried ``index``: 1 bit per architecture keeps them in cache,
         and only a repeat scans the row's ``log_index`` (row-major: a few cache lines) for its slot.
 
-    :param metrics: ``(6, rows)``, written with the query metrics in the order of ``_QUERY_KEYS``
-        (validation accuracy, the other four columns of ``architectures``, cost).
+    :param constants: ``(4, architectures)``, the metrics that do not depend on the drawn seed.
+    :param metrics: ``(>= 6, rows)``, its first six rows written with the query metrics in the
+        order of ``_QUERY_KEYS`` (validation accuracy, the rows of ``constants``, cost).
     :param lookups: ``(2, rows)`` int64 scratch (each query's observation row and whether it was seen).
     :param rare: written with the positions ``j`` whose incumbent update needs the exact rules
         (within rounding of the best but not equal, or the best fallen), left to the caller.
@@ -143,13 +139,14 @@ def query(
     # overlaps their cache misses; then the updates, whose branches depend on them
     for j in range(rows.shape[0]):
         row, index = rows[j], indices[j]
-        observation = index * columns + int(draws[j] * architectures[index, 0]) if seed_noise else index
+        observation = index * columns + int(draws[j] * n_seeds[index]) if seed_noise else index
         metrics[0, j] = observed[observation, 0]
-        for key in range(1, architectures.shape[1]):
-            metrics[key, j] = architectures[index, key]
         metrics[5, j] = observed[observation, 1]
         lookups[0, j] = observation
         lookups[1, j] = (seen[row, index >> 6] >> (index & 63)) & 1
+    for key in range(constants.shape[0]):  # a pass per metric: one read and one write stream each
+        for j in range(rows.shape[0]):
+            metrics[1 + key, j] = constants[key, indices[j]]
     n_rare = 0
     for j in range(rows.shape[0]):
         row, index, value, cost = rows[j], indices[j], metrics[0, j], metrics[5, j]

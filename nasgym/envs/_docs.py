@@ -13,7 +13,8 @@ ARGUMENTS = """
       returns `truncated=True`.
     * `reward`: `"valid_acc"` (validation accuracy / 100), `"normalized"` (the L2NAS transfer reward
       `100 ** (acc / acc_max) / 100 - 1`, 0 at the dataset's best validation accuracy), `"mnasnet"`
-      or `"abs"` (penalty rewards, see `reward_beta`), or a callable on the metrics dict. Test accuracy never enters the reward.
+      or `"abs"` (penalty rewards, see `reward_beta`), or a callable on the metrics dict. Test
+      accuracy never enters the reward.
     * `noise`: `"seed"` draws one trained seed per query with the env's rng, as NATS-Bench does;
       `"mean"` uses the mean over seeds.
     * `top_k`: number of best architectures whose mean encoding forms the observation.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Real
+
 import numpy as np
 
 from nasgym.evaluators.base import Evaluator

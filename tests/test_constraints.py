@@ -20,8 +20,8 @@ from nasgym.evaluators import TabularEvaluator
 from nasgym.rewards import AbsReward, MnasNetReward
 from nasgym.selection import Incumbent
 from nasgym.spaces import get_space
-from nasgym.tables.repository import check_space_dataset
 from nasgym.tables.metrics import IDENTITY_METRICS
+from nasgym.tables.repository import check_space_dataset
 
 #: registered ids whose default evaluator is a benchmark table
 TABLE_ROWS = [row for row in ENV_TABLE if row.kwargs.get("evaluator", "tabular") == "tabular"]

@@ -12,8 +12,8 @@ from test_envs import query
 
 import nasgym  # noqa: F401  (registers the env ids)
 from nasgym.spaces import FCNetSpace, get_space
-from nasgym.tables import load_table
 from nasgym.tables import fcnet as fcnet_tables
+from nasgym.tables import load_table
 from nasgym.tables.importers.safe_pickle import load_pickle
 
 IDS = [f"FCNet-{flavour}-v0" for flavour in ("Continuous", "Sequential", "Global")]

@@ -109,7 +109,7 @@ def test_discrete_hit_and_run_walks_uniformly_over_the_region(pair):
     rows: coefficient c for choice c): every state stays in the region, its running slack is
     exact, and after a burn-in the chains visit each of the region's 10 architectures equally often."""
     n_choices, starts = np.array([3, 3, 3]), np.array([0, 3, 6])
-    a, b, strict = np.tile([0.0, 1.0, 2.0], 3)[None, :], np.array([3.0]), np.array([True])
+    a, strict = np.tile([0.0, 1.0, 2.0], 3)[None, :], np.array([True])  # the bound, 3, is in the slack
     inside = [c for c in np.ndindex(3, 3, 3) if sum(c) > 3]
     assert len(inside) == 10
     rng = np.random.default_rng(0)

@@ -28,9 +28,10 @@ from nasgym.spaces.nb101 import (
     prune,
 )
 from nasgym.tables import TableStore, import_paths, load_table
-from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers import nb101 as nb101_importer
+from nasgym.tables.importers.checks import DataImportError
 from nasgym.tables.importers.nb101 import crc32c, decode_model_metrics, masked_crc32c
+
 
 def import_file(folder: Path, datas: list[bytes], name: str = "nasbench_only108.tfrecord") -> Path:
     """Write and import one file into the cache ``folder / 'cache'``; returns that cache."""

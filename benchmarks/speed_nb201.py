@@ -13,6 +13,8 @@ Measures, and prints PASS/FAIL for each target:
    N = 1024, per sub-env step, on fresh random actions, default budget (autoreset included):
    against Gymnasium's own ``CartPoleVectorEnv`` at N = 1024                       -> <= 1.0
    against ``SyncVectorEnv`` of the same nasgym env at N = 1024                   -> >= 20x faster
+   and, reported: where a native step's time goes (checking and decoding the actions, the queries,
+   the infos, the observation, the rest of ``step``), beside CartPoleVectorEnv's whole step
 4. memory of a vector of 64 envs: (a) in one process the evaluators share the same table arrays
    (identity) and each extra env costs little; (b) in subprocess workers (AsyncVectorEnv, spawn)
    the table arrays are memory-mapped from the same cache files, i.e. shared, not private.
@@ -70,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vector-n", type=int, default=1024, help="sub-envs of the native vector env benchmark")
     parser.add_argument("--vector-steps", type=int, default=100, help="native/CartPole vector steps per timed chunk")
     parser.add_argument("--sync-steps", type=int, default=4, help="SyncVectorEnv steps per timed chunk")
+    parser.add_argument("--phase-rounds", type=int, default=7, help="instrumented native chunks (phase medians)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and markdown go")
     parser.add_argument("--skip", nargs="*", default=[], choices=["step", "query", "load", "memory", "vector", "jit"])
@@ -439,6 +442,48 @@ def time_vector_chunk(envs: gym.vector.VectorEnv, steps: int) -> tuple[float, fl
     return (time.perf_counter() - wall) / (steps * envs.num_envs), (time.process_time() - cpu) / (steps * envs.num_envs)
 
 
+#: the methods that run the phases of a native vector env's step (the rest is ``step``'s own code)
+STEP_PHASES = ("_apply_actions", "_query", "_step_infos", "_observations")
+
+
+#: how the report names the phases
+PHASE_LABELS = {
+    "_apply_actions": "actions (check, decode)",
+    "_query": "queries (draws, table reads, histories, rewards)",
+    "_step_infos": "infos",
+    "_observations": "observation",
+    "rest": "rest of step",
+}
+
+
+def time_step_phases(envs: gym.vector.VectorEnv, steps: int) -> dict[str, float]:
+    """Microseconds per step spent in each of :data:`STEP_PHASES` and in the rest of ``step``, over
+    ``steps`` steps with timed wrappers of those methods set on the env instance (removed after)."""
+    env = envs.unwrapped
+    spent = dict.fromkeys(STEP_PHASES, 0.0)
+
+    def timed(name: str, method: Callable) -> Callable:
+        def run(*args: object) -> object:
+            start = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return run
+
+    for name in STEP_PHASES:
+        setattr(env, name, timed(name, getattr(env, name)))
+    try:
+        seconds_per_step = time_vector_chunk(envs, steps)[0] * envs.num_envs
+    finally:
+        for name in STEP_PHASES:
+            delattr(env, name)
+    phases = {name: seconds / steps * 1e6 for name, seconds in spent.items()}
+    phases["rest"] = seconds_per_step * 1e6 - sum(phases.values())
+    return phases
+
+
 def per_round_ratios(numerator: list[tuple[float, float]], denominator: list[tuple[float, float]]) -> dict:
     """Median over rounds of the per-round ratios, wall-clock and CPU time."""
     pairs = list(zip(numerator, denominator, strict=True))
@@ -459,7 +504,10 @@ def bench_vector(args: argparse.Namespace) -> dict:
     cartpole = CartPoleVectorEnv(num_envs=n)
     cartpole.reset(seed=args.seed)
     cartpole.action_space.seed(args.seed)
-    out: dict = {"num_envs": n, "rounds": args.rounds, "vector_steps": args.vector_steps, "sync_steps": args.sync_steps}
+    out: dict = {
+        "num_envs": n, "rounds": args.rounds, "vector_steps": args.vector_steps, "sync_steps": args.sync_steps,
+        "phase_rounds": args.phase_rounds,
+    }  # fmt: skip
     out["envs"] = {}
     for i, env_id in enumerate(NB201_IDS):
         chunks = {
@@ -477,6 +525,7 @@ def bench_vector(args: argparse.Namespace) -> dict:
         for r in range(args.rounds):
             for name in order[r % 3 :] + order[: r % 3]:
                 times[name].append(time_vector_chunk(*chunks[name]))
+        phase_rounds = [time_step_phases(chunks["native"][0], args.vector_steps) for _ in range(args.phase_rounds)]
         chunks["native"][0].close()
         chunks["sync"][0].close()
         entry = {f"{name}_us_per_env_step": median([t[0] for t in ts]) * 1e6 for name, ts in times.items()}
@@ -485,6 +534,7 @@ def bench_vector(args: argparse.Namespace) -> dict:
         vs_sync = per_round_ratios(times["sync"], times["native"])
         entry |= {"ratio_to_cartpole": to_cartpole["wall"], "ratio_to_cartpole_cpu": to_cartpole["cpu"]}
         entry |= {"speedup_vs_sync": vs_sync["wall"], "speedup_vs_sync_cpu": vs_sync["cpu"]}
+        entry["phases_us_per_step"] = {name: median([p[name] for p in phase_rounds]) for name in phase_rounds[0]}
         entry["pass_cartpole"] = entry["ratio_to_cartpole"] <= 1.0
         entry["pass_sync"] = entry["speedup_vs_sync"] >= 20.0
         out["envs"][env_id] = entry
@@ -582,6 +632,12 @@ def report(results: dict) -> list[str]:
                 f"| 5b. native vector `{env_id}` vs SyncVectorEnv, N = {v['num_envs']} | {e['speedup_vs_sync']:.0f}x "
                 f"({e['native_us_per_env_step']:.3f} vs {e['sync_us_per_env_step']:.2f} us per sub-env step; CPU time "
                 f"{e['speedup_vs_sync_cpu']:.0f}x) | >= 20x | {verdict(e['pass_sync'])} |"
+            )
+            phases = ", ".join(f"{PHASE_LABELS[name]} {us:.1f}" for name, us in e["phases_us_per_step"].items())
+            lines.append(
+                f"| 5c. where a native `{env_id}` step goes, us per step (N = {v['num_envs']}, median of "
+                f"{v['phase_rounds']} instrumented chunks) | {phases}; CartPoleVectorEnv's whole step "
+                f"{e['cartpole_us_per_env_step'] * v['num_envs']:.1f} | reported | - |"
             )
     if "query" in results:
         q = results["query"]

@@ -7,7 +7,9 @@ each on one constrained env (default: NAS-Bench-201 cifar100 with a FLOPs limit)
 finds is its final policy's most likely architecture (``policy_arch``, as the TabNAS tables report
 it); random search and REA find their best feasible query. For each found architecture the script
 records whether it is feasible, its resource and its quality (the seed-mean validation and test
-accuracy of the table, noise-free), and summarises each method: feasible share, resource mean +- std
+accuracy of the table, noise-free; on FCNet, whose tables hold losses and no test split, the
+validation score ``valid_acc``, minus 100 times the validation MSE, and no test column: see
+:func:`quality_of`), and summarises each method: feasible share, resource mean +- std
 and median, the share in the last 2% below the limit, quality; then the issue's targets for the
 rejection-based reward: feasible in >= 95% of seeds, median resource in the last 2% below the limit
 (where the space's granularity has an architecture there: the script lists the resource levels near
@@ -26,17 +28,20 @@ The limit is ``--limit`` or the resource of a reference architecture (``--refere
 string, or ``pareto-median``, the middle point by rank of the space's Pareto front, the best
 validation accuracy at each resource value kept where it beats every smaller value). Given a
 reference, each setting also reports the share of seeds whose found architecture is feasible and at
-least as good as the reference (validation accuracy >= the reference's). Parameter counts are
+least as good as the reference (``valid_acc`` >= the reference's). Parameter counts are
 printed as integers (``info`` gives them in millions).
 
 Rows are appended to the CSV as runs finish, so an interrupted measurement resumes where it
-stopped (``--resume``). Results go to ``<out>/<name>.{csv,json,md}``.
+stopped (``--resume``). Results go to ``<out>/<name>.{csv,json,md}``. ``--render-only`` rewrites the
+markdown of an earlier run from its CSV and JSON record (after a change of the report's wording)
+without searching, and refuses where the numbers it recomputes differ from the record.
 
 Usage::
 
     nice -n 10 python benchmarks/tabnas_nb201.py                      # the committed NAS-Bench-201 run
     python benchmarks/tabnas_nb201.py --env-id FFN-Global-v0 --dataset connect_4 --metric params \\
         --reference-arch 144-24 --budget 200 --name ffn_params         # another constrained space
+    python benchmarks/tabnas_nb201.py --render-only --name ffn_params  # its markdown again, no search
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import csv
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -59,6 +65,7 @@ import nasgym  # noqa: F401  (registers the env ids)
 from nasgym.agents import make_agent
 from nasgym.bench.compare import difference
 from nasgym.bench.provenance import machine, tables_fingerprint, versions
+from nasgym.bench.report import markdown_header
 from nasgym.constraints import resource_values
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tabnas"
@@ -134,10 +141,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
     parser.add_argument("--name", default="nb201_flops", help="file stem of the results (nb201_flops)")
     parser.add_argument("--resume", action="store_true", help="keep the rows of an earlier run, run the rest")
+    parser.add_argument(
+        "--render-only", action="store_true",
+        help="rewrite <name>.md from <name>.csv and <name>.json of an earlier run without searching "
+        "(its options are read from the command recorded there)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.budget < 1 or args.seeds < 2:
         parser.error(f"--budget must be >= 1 and --seeds >= 2, got {args.budget} and {args.seeds}")
+    if args.render_only:
+        given = [
+            "--" + dest.replace("_", "-")
+            for dest, value in vars(args).items()
+            if dest not in ("render_only", "name", "out") and value != parser.get_default(dest)
+        ]
+        if given:
+            parser.error(
+                f"--render-only takes --name and --out only (the run's options come from its recorded command), "
+                f"got {', '.join(given)}"
+            )
     return args
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How the report names the quality ``valid_acc`` of a space.
+
+    :param name: its name in table headers and short phrases (``valid acc``, ``valid score``).
+    :param unit: ``%`` for an accuracy, else empty.
+    :param noun: its name in sentences (``validation accuracy``, ``validation score``).
+    :param measured: what the quality columns hold, as the report's legend says it.
+    :param has_test: whether the table holds a test accuracy (then a test column follows).
+    """
+
+    name: str
+    unit: str
+    noun: str
+    measured: str
+    has_test: bool
+
+    @property
+    def column(self) -> str:
+        """Its table header, with the unit where it has one."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+def quality_of(evaluator: Any) -> Quality:
+    """How the report names the quality of the evaluator's space: an accuracy in percent where the
+    space says ``valid_acc_is_accuracy``, else a score that its ``valid_acc_meaning`` explains
+    (FCNet: minus 100 times the validation MSE); test accuracies only where the table holds one for
+    some architecture (FCNet's tables have no test split).
+
+    :param evaluator: the noise-free evaluator the report reads (``noise="mean"``).
+    """
+    space = evaluator.space
+    test_acc = evaluator.evaluate(np.arange(space.size), np.random.default_rng(0))["test_acc"]
+    has_test = bool(np.isfinite(test_acc).any())
+    if space.valid_acc_is_accuracy:
+        noun = "validation accuracy"
+        return Quality("valid acc", "%", noun, "validation / test accuracy" if has_test else noun, has_test)
+    noun = "validation score"
+    measured = f"{noun} ({space.valid_acc_meaning})" + (" / test accuracy" if has_test else "")
+    return Quality("valid score", "", noun, measured, has_test)
 
 
 def pareto_front(column: np.ndarray, quality: np.ndarray) -> list[int]:
@@ -313,9 +378,13 @@ def targets(summaries: list[dict[str, Any]], limit: float, ref: dict[str, Any]) 
     return out
 
 
-def markdown(args: argparse.Namespace, summaries: list[dict[str, Any]], ref: dict, goals: dict, meta: dict) -> str:
+def markdown(
+    args: argparse.Namespace, summaries: list[dict[str, Any]], ref: dict, goals: dict, meta: dict, quality: Quality
+) -> str:
+    """The report of one run: the space, the settings' table and the targets, its quality named by ``quality``."""
     unit = args.metric
     with_reference = ref["reference_arch"] is not None
+    best_test = f", test {ref['best_feasible_test_acc']:.2f}%" if quality.has_test else ""
     lines = [
         f"# {args.env_id} {args.dataset}, {unit} <= {fmt(unit, args.limit)}: rejection-based reward (TabNAS) vs Abs",
         "",
@@ -325,13 +394,13 @@ def markdown(args: argparse.Namespace, summaries: list[dict[str, Any]], ref: dic
         "",
         f"Space: {ref['n_archs']:,} architectures, {ref['n_feasible']:,} feasible, {ref['n_levels']} distinct {unit} "
         f"values. Best feasible: `{ref['best_feasible_arch']}` ({unit} {fmt(unit, ref['best_feasible_resource'])}, "
-        f"valid {ref['best_feasible_valid_acc']:.2f}%, test {ref['best_feasible_test_acc']:.2f}%); best overall valid "
-        f"{ref['best_valid_acc']:.2f}%. Highest feasible {unit} levels: "
+        f"valid {ref['best_feasible_valid_acc']:.2f}{quality.unit}{best_test}); best overall valid "
+        f"{ref['best_valid_acc']:.2f}{quality.unit}. Highest feasible {unit} levels: "
         f"{', '.join(fmt(unit, v) for v in ref['levels_below_limit'])}; levels in the last {WINDOW:.0%} below the "
         f"limit: {', '.join(fmt(unit, v) for v in ref['levels_in_window']) or 'none'} ({ref['archs_in_window']:,} "
         "architectures).",
         "",
-        f"Pareto front ({unit}, valid acc; {len(ref['pareto_front'])} points): "
+        f"Pareto front ({unit}, {quality.name}; {len(ref['pareto_front'])} points): "
         + ", ".join(f"{fmt(unit, p['resource'])} {p['valid_acc']:.3f}" for p in ref["pareto_front"])
         + ".",
         "",
@@ -340,49 +409,105 @@ def markdown(args: argparse.Namespace, summaries: list[dict[str, Any]], ref: dic
         lines += [
             f"Limit: the {unit} of the reference `{ref['reference_arch']}` (`--reference-arch {args.reference_arch}`, "
             f"valid {ref['reference_valid_acc']:.3f}). As good: the share of seeds whose found architecture is "
-            "feasible with validation accuracy >= the reference's.",
+            f"feasible with {quality.noun} >= the reference's.",
             "",
         ]
+    columns = ["setting", "feasible", f"{unit} mean +- std", "median", f"in last {WINDOW:.0%}"]
+    columns += ["as good as the reference"] if with_reference else []
+    columns += [quality.column, f"{quality.name}, feasible only"] + (["test acc (%)"] if quality.has_test else [])
     lines += [
         "Found: the final policy's most likely architecture (RL), the best feasible query (random, REA). "
-        "Quality: its seed-mean validation / test accuracy from the table.",
+        f"Quality: its seed-mean {quality.measured} from the table"
+        + ("." if quality.has_test else ", which has no test split."),
         "",
-        f"| setting | feasible | {unit} mean +- std | median | in last {WINDOW:.0%} | "
-        + ("as good as the reference | " if with_reference else "")
-        + "valid acc (%) | valid acc, feasible only | test acc (%) |",
-        "|---|---|---|---|---|---|---|---|" + ("---|" if with_reference else ""),
+        *markdown_header(columns),
     ]
     for s in summaries:
         lines.append(
             f"| {s['label']} | {s['feasible_share']:.0%} | {fmt(unit, s['resource_mean'])} +- "
             f"{fmt(unit, s['resource_std'])} | {fmt(unit, s['resource_median'])} | {s['window_share']:.0%} | "
             + (f"{s['reference_share']:.0%} | " if with_reference else "")
-            + f"{s['valid_acc_mean']:.2f} +- {s['valid_acc_std']:.2f} | {s['feasible_valid_acc_mean']:.2f} | "
-            f"{s['test_acc_mean']:.2f} |"
+            + f"{s['valid_acc_mean']:.2f} +- {s['valid_acc_std']:.2f} | {s['feasible_valid_acc_mean']:.2f} |"
+            + (f" {s['test_acc_mean']:.2f} |" if quality.has_test else "")
         )
     lines += ["", "## Targets of the rejection-based reward", ""]
-    lines.append(f"Best-tuned Abs (best mean valid acc among Abs settings feasible in >= {FEASIBLE_TARGET:.0%} of "
-                 f"seeds): {goals['best_tuned_abs'] or 'none is that feasible'}.")  # fmt: skip
+    lines.append(f"Best-tuned Abs (best mean {quality.name} among Abs settings feasible in >= {FEASIBLE_TARGET:.0%} "
+                 f"of seeds): {goals['best_tuned_abs'] or 'none is that feasible'}.")  # fmt: skip
     lines.append("")
     for row in goals["tabnas"]:
         window = {True: "yes", False: "no", None: "not possible (no level in the window)"}[row["median_in_window"]]
-        quality = "no Abs setting to compare"
+        verdict = "no Abs setting to compare"
         if "valid_acc_minus_best_abs" in row:
             d = row["valid_acc_minus_best_abs"]
-            quality = f"{d['estimate']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] ({row['quality_verdict']})"
+            verdict = f"{d['estimate']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] ({row['quality_verdict']})"
         lines.append(
             f"- {row['label']}: feasible {row['feasible_share']:.0%} (target >= {FEASIBLE_TARGET:.0%}: "
             f"{'met' if row['feasible_target_met'] else 'missed'}); median in the last {WINDOW:.0%}: {window}; "
-            f"valid acc minus best-tuned Abs (feasible seeds, 95% CI): {quality}"
+            f"{quality.name} minus best-tuned Abs (feasible seeds, 95% CI): {verdict}"
         )
     return "\n".join(lines) + "\n"
 
 
+def build_report(
+    args: argparse.Namespace, rows: list[dict[str, Any]], meta: dict[str, Any], report: Any
+) -> tuple[dict[str, Any], str]:
+    """The JSON record and the markdown report of a run's rows.
+
+    :param args: the run's options, its limit resolved (:func:`resolve_limit`).
+    :param rows: the rows of its CSV.
+    :param meta: the run's command, size, wall time, load, machine and versions.
+    :param report: the noise-free evaluator of the env (``noise="mean"``).
+    """
+    ref = reference(args, report)
+    summaries = [summarise(rows, method, args.limit, ref) for method in methods(args)]
+    goals = targets(summaries, args.limit, ref)
+    public = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summaries]
+    payload = {"meta": meta, "args": {k: str(v) for k, v in vars(args).items()}, "reference": ref,
+               "settings": public, "targets": goals}  # fmt: skip
+    return payload, markdown(args, summaries, ref, goals, meta, quality_of(report))
+
+
+def noise_free_evaluator(args: argparse.Namespace) -> Any:
+    """The env's evaluator with ``noise="mean"``: the seed-mean quality the report gives."""
+    return gym.make(args.env_id, dataset=args.dataset, noise="mean", budget=1).unwrapped.evaluator
+
+
+def render_only(args: argparse.Namespace) -> None:
+    """Rewrite ``<name>.md`` of an earlier run from its CSV and JSON record, without searching.
+
+    :raises SystemExit: a file is missing, or the numbers recomputed from the CSV and the tables differ
+        from the record (the tables or the script's statistics changed since the run: run it again).
+    """
+    json_path, csv_path = (args.out / f"{args.name}.{suffix}" for suffix in ("json", "csv"))
+    missing = [str(path) for path in (json_path, csv_path) if not path.is_file()]
+    if missing:
+        raise SystemExit(f"--render-only needs the files of an earlier run; missing: {', '.join(missing)}")
+    recorded = json.loads(json_path.read_text())
+    run_args = parse_args(shlex.split(recorded["meta"]["command"])[2:])  # after "python <script>"
+    run_args.out = args.out
+    report = noise_free_evaluator(run_args)
+    resolve_limit(run_args, report)
+    payload, text = build_report(run_args, read_rows(csv_path), recorded["meta"], report)
+    del recorded["args"]["out"]  # where the files lie, not what they hold
+    payload["args"] = {key: payload["args"][key] for key in recorded["args"]}  # the options the run recorded
+    changed = [key for key in recorded if key != "meta" and json.dumps(payload[key]) != json.dumps(recorded[key])]
+    if changed:
+        raise SystemExit(
+            f"--render-only: {', '.join(changed)} recomputed from {csv_path.name} and the tables differ from "
+            f"{json_path.name} (the tables or this script's record changed since that run); run the search again"
+        )
+    (args.out / f"{args.name}.md").write_text(text)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render_only:
+        render_only(args)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / f"{args.name}.csv"
-    report = gym.make(args.env_id, dataset=args.dataset, noise="mean", budget=1).unwrapped.evaluator
+    report = noise_free_evaluator(args)
     resolve_limit(args, report)
     probe_env = make_env(args, budget=1).unwrapped
     context = {
@@ -415,15 +540,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_after": os.getloadavg(),
         **context,
     }
-    ref = reference(args, report)
-    summaries = [summarise(rows, method, args.limit, ref) for method in settings]
-    goals = targets(summaries, args.limit, ref)
-    public = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summaries]
-    payload = {"meta": meta, "args": {k: str(v) for k, v in vars(args).items()}, "reference": ref,
-               "settings": public, "targets": goals}  # fmt: skip
+    payload, text = build_report(args, rows, meta, report)
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(args, summaries, ref, goals, meta))
-    print(markdown(args, summaries, ref, goals, meta))
+    (args.out / f"{args.name}.md").write_text(text)
+    print(text)
     return 0
 
 

@@ -268,3 +268,62 @@ def test_benchmark_limit_from_a_reference_architecture():
     assert not env.is_feasible("144-32")
     with pytest.raises(SystemExit):  # a limit and a reference at once
         bench.parse_args(["--limit", "1", "--reference-arch", "pareto-median"])
+
+
+TABNAS_RESULTS = ("benchmarks", "results", "tabnas")
+
+
+def copy_tabnas_run(name: str, folder):
+    """The CSV and JSON record of a committed run of benchmarks/tabnas_nb201.py, copied to ``folder``."""
+    import shutil
+
+    from conftest import REPO_ROOT
+
+    results = REPO_ROOT.joinpath(*TABNAS_RESULTS)
+    for suffix in ("csv", "json"):
+        shutil.copy(results / f"{name}.{suffix}", folder)
+    return results
+
+
+@pytest.mark.parametrize("name", ["ffn_params", "fcnet_params_naval_propulsion"])
+def test_benchmark_render_only_rebuilds_the_committed_report(name, tmp_path):
+    bench = load_tabnas_benchmark()
+    results = copy_tabnas_run(name, tmp_path)
+    assert bench.main(["--render-only", "--name", name, "--out", str(tmp_path)]) == 0
+    assert (tmp_path / f"{name}.md").read_text() == (results / f"{name}.md").read_text()
+
+
+def test_benchmark_names_fcnet_quality_a_score_without_a_test_column():
+    from conftest import REPO_ROOT
+
+    from nasgym.spaces.fcnet import FCNetSpace
+
+    bench = load_tabnas_benchmark()
+
+    def quality(env_id: str, dataset: str):
+        return bench.quality_of(gym.make(env_id, dataset=dataset, noise="mean", budget=1).unwrapped.evaluator)
+
+    ffn = quality("FFN-Global-v0", "connect_4")
+    assert (ffn.column, ffn.measured, ffn.has_test) == ("valid acc (%)", "validation / test accuracy", True)
+    fcnet = quality("FCNet-Global-v0", "naval_propulsion")
+    assert (fcnet.column, fcnet.unit, fcnet.has_test) == ("valid score", "", False)
+    assert FCNetSpace.valid_acc_meaning in fcnet.measured
+    report = REPO_ROOT.joinpath(*TABNAS_RESULTS, "fcnet_params_naval_propulsion.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| setting"))
+    assert header.endswith("| valid score | valid score, feasible only |")
+    assert "valid acc" not in report and "test" not in header and "nan%" not in report
+
+
+def test_benchmark_render_only_refuses_options_missing_files_and_a_changed_record(tmp_path):
+    bench = load_tabnas_benchmark()
+    with pytest.raises(SystemExit):  # the run's options come from its record
+        bench.parse_args(["--render-only", "--name", "ffn_params", "--budget", "5"])
+    with pytest.raises(SystemExit, match="missing"):
+        bench.main(["--render-only", "--name", "ffn_params", "--out", str(tmp_path)])
+    copy_tabnas_run("ffn_params", tmp_path)
+    record = json.loads((tmp_path / "ffn_params.json").read_text())
+    record["settings"][0]["feasible_share"] += 0.05
+    (tmp_path / "ffn_params.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match="settings"):
+        bench.main(["--render-only", "--name", "ffn_params", "--out", str(tmp_path)])
+    assert not (tmp_path / "ffn_params.md").exists()

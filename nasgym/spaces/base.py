@@ -40,6 +40,8 @@ class SearchSpace:
     #: whether the evaluators' ``valid_acc`` of this space is an accuracy in percent (never negative);
     #: FCNet's is minus 100 times a validation loss, which the MnasNet reward cannot take
     valid_acc_is_accuracy: ClassVar[bool] = True
+    #: what the evaluators' ``valid_acc`` of this space holds, in words a report can print
+    valid_acc_meaning: ClassVar[str] = "validation accuracy (%)"
 
     def __init__(self, name: str, decision_names: Sequence[str], choices: Sequence[Sequence[str]]) -> None:
         if len(decision_names) != len(choices):

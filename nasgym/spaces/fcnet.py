@@ -37,6 +37,7 @@ class FCNetSpace(ModuloTokens):
 
     #: the tables' ``valid_acc`` is minus 100 times the validation loss (``nasgym.tables.fcnet``)
     valid_acc_is_accuracy: ClassVar[bool] = False
+    valid_acc_meaning: ClassVar[str] = "minus 100 times the validation mean squared error"
 
     def __init__(self) -> None:
         super().__init__(name="fcnet", decision_names=list(FCNET_CHOICES), choices=list(FCNET_CHOICES.values()))

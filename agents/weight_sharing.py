@@ -60,10 +60,10 @@ class SharedWeightsAgent(TorchSearchAgent):
         return min(DEFAULT_CANDIDATES, budget // 2) if self.candidates is None else self.candidates
 
     def unsupported_reason(self, env: gym.Env) -> str | None:
-        from nasgym.evaluators.supernet import SupernetEvaluator
+        from nasgym.evaluators.supernet import SharedWeightsEvaluator
 
         unwrapped = env.unwrapped
-        if not isinstance(getattr(unwrapped, "evaluator", None), SupernetEvaluator):
+        if not isinstance(getattr(unwrapped, "evaluator", None), SharedWeightsEvaluator):
             return "it scores architectures with shared weights: make the env with evaluator='supernet'"
         budget = int(unwrapped.budget)
         if not 1 <= self.n_candidates(budget) < budget:

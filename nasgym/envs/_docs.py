@@ -25,7 +25,9 @@ ARGUMENTS = """
       holding every architecture, with shared weights: a query trains them for `steps` SGD steps and
       scores the architecture under them; same datasets and devices as `"live"`, further keywords
       go to `nasgym.evaluators.SupernetEvaluator`: `steps`, `sampling`, `valid_size`, `batch_size`,
-      ...), `"synthetic"` (a made-up fixed benchmark,
+      ...; on `space="dqn-arch"` one Q-network of the widest widths, sliced for narrower ones: a
+      query trains it by Double DQN for `steps` environment steps, further keywords go to
+      `nasgym.evaluators.rl.DQNSupernetEvaluator`), `"synthetic"` (a made-up fixed benchmark,
       for smoke tests), `"surrogate"` (the NAS-Bench-301 surrogate: the default of the
       `NAS-Bench-301-*` ids, whose `space` is `"darts"` and `dataset` `"cifar10"`) or any
       `nasgym.evaluators.Evaluator`.

@@ -35,7 +35,7 @@ def make_evaluator(
 
     :param live_kwargs: arguments of :class:`~nasgym.evaluators.live.LiveEvaluator` (``epochs``,
         ``batch_size``, ``device``, ``data_dir``, ``workers``, ...) or of
-        :class:`~nasgym.evaluators.supernet.SupernetEvaluator` (``steps``, ``sampling``, ...); only
+        :func:`~nasgym.evaluators.supernet.make_supernet_evaluator` (``steps``, ``sampling``, ...); only
         ``"live"`` and ``"supernet"`` take them.
     """
     # types first, so a wrong one is named here rather than failing deep in a path or a dict lookup
@@ -56,9 +56,9 @@ def make_evaluator(
 
         return make_live_evaluator(space, dataset, cache_dir=cache_dir, **live_kwargs)
     if evaluator == "supernet":
-        from nasgym.evaluators.supernet import SupernetEvaluator  # loads torch only when asked for
+        from nasgym.evaluators.supernet import make_supernet_evaluator  # loads torch only when asked for
 
-        return SupernetEvaluator(space, dataset, **live_kwargs)
+        return make_supernet_evaluator(space, dataset, **live_kwargs)
     if live_kwargs:  # a TypeError, as for any unexpected keyword (SB3's make_vec_env relies on it)
         raise TypeError(
             f"unexpected keyword argument(s) {sorted(live_kwargs)}: only evaluator='live' and 'supernet' take more"

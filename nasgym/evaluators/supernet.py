@@ -1,4 +1,9 @@
-"""Supernet evaluator: score architectures with weights shared by the whole space (ENAS, RSPS).
+"""Supernet evaluators: score architectures with weights shared by the whole space (ENAS, RSPS).
+
+:class:`SharedWeightsEvaluator` is what they share (the ``steps`` per query, the ``sampling``, the
+:meth:`~SharedWeightsEvaluator.frozen` block, batched queries); :func:`make_supernet_evaluator`
+picks the evaluator of a space: :class:`SupernetEvaluator` for NAS-Bench-201,
+:class:`~nasgym.evaluators.rl.DQNSupernetEvaluator` for the Q-networks of the dqn-arch space.
 
 One :class:`~nasgym.models.nb201_supernet.NB201Supernet` holds every architecture of
 NAS-Bench-201. A query trains the shared weights for ``steps`` SGD steps, on the queried
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
@@ -36,14 +42,102 @@ from nasgym.training.trainer import Trainer, resolve_device
 #: how a query's training steps pick the sub-network they train.
 SAMPLINGS: tuple[str, ...] = ("architecture", "uniform")
 #: spaces with a supernet.
-SUPERNET_SPACES: tuple[str, ...] = ("nb201",)
+SUPERNET_SPACES: tuple[str, ...] = ("nb201", "dqn-arch")
 #: default size of the fixed validation (and test) subset: the whole split up to this many images.
 DEFAULT_SUBSET = 1024
 #: training fields a supernet does not take: it trains ``steps`` per query, at a constant rate.
 _NOT_TAKEN = ("epochs", "schedule")
 
 
-class SupernetEvaluator:
+def make_supernet_evaluator(space: str, dataset: str, **kwargs: Any) -> SharedWeightsEvaluator:
+    """The supernet evaluator of ``space``: :class:`~nasgym.evaluators.rl.DQNSupernetEvaluator` for the
+    Q-networks of ``dqn-arch`` (trained by Double DQN on a Gymnasium task), else :class:`SupernetEvaluator`.
+
+    :param kwargs: the evaluator's keyword arguments.
+    """
+    if space == "dqn-arch":
+        from nasgym.evaluators.rl import DQNSupernetEvaluator
+
+        return DQNSupernetEvaluator(space, dataset, **kwargs)
+    return SupernetEvaluator(space, dataset, **kwargs)
+
+
+class SharedWeightsEvaluator(ABC):
+    """What the supernet evaluators share: a query trains the shared weights for ``steps`` (unless
+    :meth:`frozen`), on the queried architecture (``sampling="architecture"``: ENAS) or on uniformly
+    drawn ones (``"uniform"``), then scores the queried architecture under them.
+
+    Subclasses set :attr:`space`, :attr:`dataset` and :attr:`config` (with a ``num_threads`` field),
+    call :meth:`_start`, count :attr:`trained_steps` and answer :meth:`evaluate_one`.
+    """
+
+    space: Any
+    dataset: str
+    steps: int
+    sampling: str
+    config: Any
+    #: False inside :meth:`frozen`
+    trains: bool
+    #: training steps the shared weights have taken so far
+    trained_steps: int
+
+    def _start(self, steps: int, sampling: str) -> None:
+        """Check and set ``steps`` and ``sampling``; no step trained yet, queries train."""
+        self.steps = _check_count("steps", steps)
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling {sampling!r} is unknown; accepted: {list(SAMPLINGS)}")
+        self.sampling = sampling
+        self.trains = True
+        self.trained_steps = 0
+
+    @property
+    def best_valid_acc(self) -> float:
+        """Unknown under weight sharing: NaN (so the ``"normalized"`` reward cannot be used)."""
+        return math.nan
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        """The block runs with ``num_threads`` torch threads; the caller keeps its own setting."""
+        threads = torch.get_num_threads()
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Queries inside this block only score: the shared weights do not move."""
+        previous, self.trains = self.trains, False
+        try:
+            yield
+        finally:
+            self.trains = previous
+
+    @abstractmethod
+    def evaluate_one(self, index: int, rng: np.random.Generator | None = None) -> dict[str, float]:
+        """Train (unless :meth:`frozen`), then score one architecture under the shared weights.
+
+        :param index: canonical index.
+        :param rng: unused: the answers are a function of the configuration and of the queries so far.
+        """
+
+    def evaluate(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """:meth:`evaluate_one` of each index in turn (a repeated index is trained and scored again).
+
+        :param indices: canonical indices (any shape).
+        :param rng: unused (see :meth:`evaluate_one`).
+        """
+        indices = self.space.check_index(indices, "indices")
+        answers = [self.evaluate_one(int(i)) for i in indices.reshape(-1)]
+        return {
+            key: np.array([a[key] for a in answers], dtype=np.float64).reshape(indices.shape)
+            for key in (*RESULT_KEYS, "trained_steps")
+        }
+
+
+class SupernetEvaluator(SharedWeightsEvaluator):
     """Scores NAS-Bench-201 architectures with the weights of one supernet, trained query by query.
 
     :param space: search space name (``"nb201"``).
@@ -90,12 +184,14 @@ class SupernetEvaluator:
     ) -> None:
         if space not in SUPERNET_SPACES:
             raise ValueError(f"space {space!r} has no supernet; accepted: {list(SUPERNET_SPACES)}")
+        if space != "nb201":
+            raise ValueError(
+                f"SupernetEvaluator holds the NAS-Bench-201 supernet, not {space!r}'s: make_supernet_evaluator "
+                "(evaluator='supernet' in gym.make) picks each space's"
+            )
         self.space = get_space(space)
         self.dataset = check_live_dataset(dataset)
-        self.steps = _check_count("steps", steps)
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling {sampling!r} is unknown; accepted: {list(SAMPLINGS)}")
-        self.sampling = sampling
+        self._start(steps, sampling)
         if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip > 0:
             raise ValueError(f"grad_clip must be a number > 0, got {grad_clip!r}")
         self.grad_clip = float(grad_clip)
@@ -130,37 +226,10 @@ class SupernetEvaluator:
         self._path_rng = np.random.default_rng(config.seed)
         self._batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(())
         self._resources: dict[int, tuple[float, float]] = {}
-        self.trains = True  # False inside frozen()
-        self.trained_steps = 0
 
     def __repr__(self) -> str:
         name, dataset = self.space.name, self.dataset
         return f"SupernetEvaluator({name!r}, {dataset!r}, steps={self.steps}, sampling={self.sampling!r})"
-
-    @property
-    def best_valid_acc(self) -> float:
-        """Unknown under weight sharing: NaN (so the ``"normalized"`` reward cannot be used)."""
-        return math.nan
-
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
-        """The block runs with ``num_threads`` torch threads; the caller keeps its own setting."""
-        threads = torch.get_num_threads()
-        if self.config.num_threads is not None:
-            torch.set_num_threads(self.config.num_threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[None]:
-        """Queries inside this block only score: the shared weights do not move."""
-        previous, self.trains = self.trains, False
-        try:
-            yield
-        finally:
-            self.trains = previous
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next training batch: epochs of shuffled batches, one after the other."""
@@ -230,11 +299,6 @@ class SupernetEvaluator:
         return self._resources[index]
 
     def evaluate_one(self, index: int, rng: np.random.Generator | None = None) -> dict[str, float]:
-        """Train (unless :meth:`frozen`), then score one architecture under the shared weights.
-
-        :param index: canonical index.
-        :param rng: unused (see the class docstring).
-        """
         index = int(self.space.check_index(index))
         start = time.perf_counter()
         if self.trains:
@@ -248,19 +312,6 @@ class SupernetEvaluator:
             "valid_acc": valid_acc, "test_acc": test_acc, "flops": flops, "params": params, "latency": math.nan,
             "cost": time.perf_counter() - start, "trained_steps": float(self.trained_steps),
         }  # fmt: skip
-
-    def evaluate(self, indices: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-        """:meth:`evaluate_one` of each index in turn (a repeated index is trained and scored again).
-
-        :param indices: canonical indices (any shape).
-        :param rng: unused (see the class docstring).
-        """
-        indices = self.space.check_index(indices, "indices")
-        answers = [self.evaluate_one(int(i)) for i in indices.reshape(-1)]
-        return {
-            key: np.array([a[key] for a in answers], dtype=np.float64).reshape(indices.shape)
-            for key in (*RESULT_KEYS, "trained_steps")
-        }
 
 
 def _ops(choices: np.ndarray) -> list[str]:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -234,13 +235,14 @@ class QEnsemble(nn.Module):
 
 def _clip_per_member(parameters: list[nn.Parameter], max_norm: float) -> None:
     """Clip each member's gradient to ``max_norm`` (as ``clip_grad_norm_`` does for one network)."""
+    parameters = [p for p in parameters if p.grad is not None]  # unused by the forward pass: no gradient
     squares = sum(p.grad.flatten(1).pow(2).sum(1) for p in parameters)
     scale = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
     for p in parameters:
         p.grad.mul_(scale.view(-1, *([1] * (p.grad.dim() - 1))))
 
 
-def _greedy_returns(network: QEnsemble, task: str, episodes: int, seed: int, device: torch.device) -> np.ndarray:
+def greedy_returns(network: QEnsemble, task: str, episodes: int, seed: int, device: torch.device) -> np.ndarray:
     """Undiscounted returns ``(members, episodes)`` of each member's greedy policy on ``episodes``
     episodes seeded ``seed ..`` (the same episodes for every member)."""
     n_members = network.weights[0].shape[0]
@@ -272,69 +274,111 @@ def _curve(ends: list[tuple[int, int, float]], steps: int, points: int) -> list[
     return [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
 
 
-def train_dqn(widths: list[int], activations: list[str], task: str, config: DQNConfig) -> dict[str, Any]:
-    """Train ``config.seeds`` Double DQN agents with the given Q-network on ``task`` and score them.
+class DoubleDQN:
+    """``config.seeds`` Double DQN agents learning ``task`` with one online network, trained in calls
+    of :meth:`train` that continue one another: the environments, replay buffers, optimizer, step
+    count and epsilon schedule carry over, so training ``a`` then ``b`` steps is training ``a + b``.
 
-    :param widths: the hidden widths, input side first.
-    :param activations: the hidden activations.
-    :param task: a Gymnasium id with a discrete action space (:func:`~nasgym.spaces.dqn_arch.task_shape`).
-    :param config: the training configuration (``None`` fields from the task's preset).
-    :returns: ``valid_return`` and ``test_return`` (mean greedy return over agents and validation /
-        test episodes), ``valid_returns`` (per agent), ``train_return`` (training episodes of the
-        last curve window), ``train_loss`` (mean Huber loss of the last training phase),
-        ``return_curve`` (:func:`_curve`), ``train_time`` (s), ``device``.
+    The online network maps observations ``(seeds, batch, n_inputs)`` to Q-values ``(seeds, batch,
+    n_actions)`` (:class:`QEnsemble`, or the shared network of every architecture,
+    :class:`~nasgym.models.dqn_supernet.SharedQNetwork`); a parameter without a gradient after a
+    backward pass (one the forward pass did not use) is neither clipped nor moved by Adam.
+
+    :param make_network: builds a network from a generator of its initial weights (``None`` for the
+        target network, which the online network's weights overwrite).
+    :param task: a Gymnasium id with a discrete action space.
+    :param config: the training configuration (``None`` fields from the task's preset); its ``steps``
+        sets the epsilon schedule: epsilon falls over the first ``exploration_fraction * steps``
+        environment steps, counted over every call.
     """
-    n_inputs, n_actions = task_shape(task)
-    config = config.resolved(task)
-    device = resolve_device(config.device)
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
-    n_agents, n_envs = config.seeds, config.n_envs
-    seed_sequence = np.random.SeedSequence([config.seed, n_agents])
-    env_seed, torch_seed = (int(s) for s in seed_sequence.generate_state(2))
-    rng = np.random.default_rng(seed_sequence)
-    generator = torch.Generator(device="cpu").manual_seed(torch_seed)
-    online = QEnsemble(n_agents, n_inputs, widths, activations, n_actions, generator).to(device)
-    target = QEnsemble(n_agents, n_inputs, widths, activations, n_actions).to(device)
-    target.load_state_dict(online.state_dict())
-    optimizer = torch.optim.Adam(online.parameters(), lr=config.learning_rate)
-    parameters = list(online.parameters())
 
-    capacity = config.buffer_size
-    buffer_obs = torch.zeros(n_agents, capacity, n_inputs, device=device)
-    buffer_next = torch.zeros(n_agents, capacity, n_inputs, device=device)
-    buffer_action = torch.zeros(n_agents, capacity, dtype=torch.long, device=device)
-    buffer_reward = torch.zeros(n_agents, capacity, device=device)
-    buffer_done = torch.zeros(n_agents, capacity, device=device)
-    stored = np.zeros(n_agents, dtype=np.int64)  # transitions written per agent (mod capacity: position)
-    members = torch.arange(n_agents, device=device)[:, None]
+    def __init__(
+        self, make_network: Callable[[torch.Generator | None], nn.Module], task: str, config: DQNConfig
+    ) -> None:
+        self.n_inputs, self.n_actions = task_shape(task)
+        self.task = task
+        self.config = config = config.resolved(task)
+        self.device = resolve_device(config.device)
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
+        n_agents = config.seeds
+        seed_sequence = np.random.SeedSequence([config.seed, n_agents])
+        env_seed, torch_seed = (int(s) for s in seed_sequence.generate_state(2))
+        self._rng = np.random.default_rng(seed_sequence)
+        self._generator = torch.Generator(device="cpu").manual_seed(torch_seed)
+        self.online = make_network(self._generator).to(self.device)
+        self.target = make_network(None).to(self.device)
+        self.target.load_state_dict(self.online.state_dict())
+        self._optimizer = torch.optim.Adam(self.online.parameters(), lr=config.learning_rate)
+        self._parameters = list(self.online.parameters())
 
-    vector_steps = math.ceil(config.steps / n_envs)
-    target_every = max(config.target_update_interval // n_envs, 1)
-    train_every = max(config.train_freq // n_envs, 1)
-    exploration_steps = config.exploration_fraction * config.steps
-    episode_ends: list[tuple[int, int, float]] = []  # (agent's env step, agent, return)
-    episode_returns = np.zeros((n_agents, n_envs))
-    last_losses: list[float] = []
-    start = time.perf_counter()
-    envs = gym.make_vec(task, num_envs=n_agents * n_envs)
-    try:
-        observations, _ = envs.reset(seed=env_seed)
+        capacity, device = config.buffer_size, self.device
+        self._buffer_obs = torch.zeros(n_agents, capacity, self.n_inputs, device=device)
+        self._buffer_next = torch.zeros(n_agents, capacity, self.n_inputs, device=device)
+        self._buffer_action = torch.zeros(n_agents, capacity, dtype=torch.long, device=device)
+        self._buffer_reward = torch.zeros(n_agents, capacity, device=device)
+        self._buffer_done = torch.zeros(n_agents, capacity, device=device)
+        self._stored = np.zeros(n_agents, dtype=np.int64)  # transitions written per agent (mod capacity: position)
+        self._members = torch.arange(n_agents, device=device)[:, None]
+        #: vector-env steps taken so far, over every call of :meth:`train`
+        self.vector_steps = 0
+        #: ``(agent's env step, agent, return)`` of every training episode that ended
+        self.episode_ends: list[tuple[int, int, float]] = []
+        self._episode_returns = np.zeros((n_agents, config.n_envs))
+        #: Huber loss of each gradient step of the last training phase
+        self.last_losses: list[float] = []
+        self._envs = gym.make_vec(task, num_envs=n_agents * config.n_envs)
+        self._observations, _ = self._envs.reset(seed=env_seed)
         # Gymnasium's default next-step autoreset: the step after an episode's end only resets its
         # sub-env (the action is ignored), so that step stores no transition
-        resetting = np.zeros((n_agents, n_envs), dtype=bool)
-        for vector_step in range(vector_steps):
+        self._resetting = np.zeros((n_agents, config.n_envs), dtype=bool)
+
+    def __enter__(self) -> DoubleDQN:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the training environments."""
+        self._envs.close()
+
+    @property
+    def env_steps(self) -> int:
+        """Environment steps each agent has taken so far."""
+        return self.vector_steps * self.config.n_envs
+
+    def train(self, steps: int) -> None:
+        """Continue training for ``steps`` environment steps per agent (rounded up to whole vector-env steps).
+
+        :param steps: environment steps, >= 1.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1 (environment steps per agent), got {steps!r}")
+        config, device, rng = self.config, self.device, self._rng
+        n_agents, n_envs, n_inputs, capacity = config.seeds, config.n_envs, self.n_inputs, config.buffer_size
+        target_every = max(config.target_update_interval // n_envs, 1)
+        train_every = max(config.train_freq // n_envs, 1)
+        exploration_steps = config.exploration_fraction * config.steps
+        buffer_obs, buffer_next, buffer_action = self._buffer_obs, self._buffer_next, self._buffer_action
+        buffer_reward, buffer_done = self._buffer_reward, self._buffer_done
+        stored, members = self._stored, self._members
+        online, target, optimizer = self.online, self.target, self._optimizer
+        first = self.vector_steps
+        for vector_step in range(first, first + math.ceil(steps / n_envs)):
             env_steps = vector_step * n_envs
             epsilon = 1.0 + (config.exploration_final_eps - 1.0) * min(1.0, env_steps / max(exploration_steps, 1e-9))
-            obs = torch.as_tensor(observations, dtype=torch.float32, device=device).view(n_agents, n_envs, n_inputs)
+            obs = torch.as_tensor(self._observations, dtype=torch.float32, device=device).view(
+                n_agents, n_envs, n_inputs
+            )
             with torch.no_grad():
                 greedy = online(obs).argmax(-1).cpu().numpy()
             explore = rng.random((n_agents, n_envs)) < epsilon
-            actions = np.where(explore, rng.integers(0, n_actions, (n_agents, n_envs)), greedy)
-            next_observations, rewards, terminated, truncated, _ = envs.step(actions.reshape(-1))
+            actions = np.where(explore, rng.integers(0, self.n_actions, (n_agents, n_envs)), greedy)
+            next_observations, rewards, terminated, truncated, _ = self._envs.step(actions.reshape(-1))
             rewards, terminated = rewards.reshape(n_agents, n_envs), terminated.reshape(n_agents, n_envs)
             ended = terminated | truncated.reshape(n_agents, n_envs)
-            valid = ~resetting
+            valid = ~self._resetting
             if valid.any():
                 agent, env = np.nonzero(valid)
                 slot = (stored[agent] + np.cumsum(valid, axis=1)[agent, env] - 1) % capacity
@@ -350,20 +394,20 @@ def train_dqn(widths: list[int], activations: list[str], task: str, config: DQNC
                 buffer_done[agent_t, slot_t] = torch.as_tensor(
                     terminated[agent, env], dtype=torch.float32, device=device
                 )
-            episode_returns += np.where(valid, rewards, 0.0)
+            self._episode_returns += np.where(valid, rewards, 0.0)
             for agent, env in zip(*np.nonzero(valid & ended), strict=True):
-                episode_ends.append((env_steps + n_envs, int(agent), float(episode_returns[agent, env])))
-                episode_returns[agent, env] = 0.0
-            resetting = ended
-            observations = next_observations
+                self.episode_ends.append((env_steps + n_envs, int(agent), float(self._episode_returns[agent, env])))
+                self._episode_returns[agent, env] = 0.0
+            self._resetting = ended
+            self._observations = next_observations
 
             done_steps = (vector_step + 1) * n_envs
             if done_steps > config.learning_starts and (vector_step + 1) % train_every == 0:
-                last_losses = []
+                self.last_losses = []
                 sizes = torch.as_tensor(np.minimum(stored, capacity), device=device)
                 for _ in range(config.gradient_steps):
                     index = (
-                        torch.rand(n_agents, config.batch_size, generator=generator).to(device) * sizes[:, None]
+                        torch.rand(n_agents, config.batch_size, generator=self._generator).to(device) * sizes[:, None]
                     ).long()
                     with torch.no_grad():
                         next_obs = buffer_next[members, index]
@@ -380,17 +424,38 @@ def train_dqn(widths: list[int], activations: list[str], task: str, config: DQNC
                     loss = nn.functional.smooth_l1_loss(q, targets, reduction="none").mean(-1)  # per agent
                     optimizer.zero_grad(set_to_none=True)
                     loss.sum().backward()  # the agents' parameters are disjoint: each gets its own gradient
-                    _clip_per_member(parameters, config.max_grad_norm)
+                    _clip_per_member(self._parameters, config.max_grad_norm)
                     optimizer.step()
-                    last_losses.append(float(loss.detach().mean()))
+                    self.last_losses.append(float(loss.detach().mean()))
             if (vector_step + 1) % target_every == 0:
                 target.load_state_dict(online.state_dict())
-    finally:
-        envs.close()
+        self.vector_steps = first + math.ceil(steps / n_envs)
+
+
+def train_dqn(widths: list[int], activations: list[str], task: str, config: DQNConfig) -> dict[str, Any]:
+    """Train ``config.seeds`` Double DQN agents with the given Q-network on ``task`` and score them.
+
+    :param widths: the hidden widths, input side first.
+    :param activations: the hidden activations.
+    :param task: a Gymnasium id with a discrete action space (:func:`~nasgym.spaces.dqn_arch.task_shape`).
+    :param config: the training configuration (``None`` fields from the task's preset).
+    :returns: ``valid_return`` and ``test_return`` (mean greedy return over agents and validation /
+        test episodes), ``valid_returns`` (per agent), ``train_return`` (training episodes of the
+        last curve window), ``train_loss`` (mean Huber loss of the last training phase),
+        ``return_curve`` (:func:`_curve`), ``train_time`` (s), ``device``.
+    """
+    n_inputs, n_actions = task_shape(task)
+    start = time.perf_counter()
+    with DoubleDQN(
+        lambda generator: QEnsemble(config.seeds, n_inputs, widths, activations, n_actions, generator), task, config
+    ) as agents:
+        agents.train(agents.config.steps)
     train_time = time.perf_counter() - start
-    valid = _greedy_returns(online, task, config.eval_episodes, VALID_EPISODE_SEED, device)
-    test = _greedy_returns(online, task, config.eval_episodes, TEST_EPISODE_SEED, device)
-    curve = _curve(episode_ends, config.steps, config.curve_points)
+    config, online, device = agents.config, agents.online, agents.device
+    valid = greedy_returns(online, task, config.eval_episodes, VALID_EPISODE_SEED, device)
+    test = greedy_returns(online, task, config.eval_episodes, TEST_EPISODE_SEED, device)
+    curve = _curve(agents.episode_ends, config.steps, config.curve_points)
+    last_losses = agents.last_losses
     return {
         "valid_return": float(valid.mean()),
         "test_return": float(test.mean()),

@@ -4,8 +4,10 @@ Every architecture of the space (``ffn2``: 400 networks) trains on the same firs
 of a tabular dataset's training split for ``--epochs`` epochs, twice: batched in padded groups
 (:func:`nasgym.training.ffn.group_architectures`, :class:`~nasgym.training.ffn.BatchedFFN`,
 :func:`~nasgym.training.ffn.fit_group`, what ``nasgym data build`` runs) and one plain
-``torch.nn.Sequential`` after another with the same optimiser, schedule and batches. Only training
-is timed (the networks, data and optimisers are built outside the clock; evaluation is left out).
+``torch.nn.Sequential`` after another with the same optimiser, schedule and batches
+(``--alone-sample K``: only K networks drawn uniformly without replacement, the whole space's time
+estimated as ``space size / K`` times theirs, for ffn3's 8,000). Only training is timed (the
+networks, data and optimisers are built outside the clock; evaluation is left out).
 From the batched rate the script derives the training time of a whole build at the given recipe
 (``--build-rows`` rows x ``--build-epochs`` epochs): rows and epochs scale the work linearly, so this
 is an extrapolation, written as one. The load averages before and after are recorded with the
@@ -16,6 +18,8 @@ Results go to ``benchmarks/results/ffn/build_speed.{json,md}``.
 Usage::
 
     python benchmarks/ffn_build_speed.py --data-dir PATH/TO/tabular     # ffn2 on connect_4 (PMLB's files)
+    python benchmarks/ffn_build_speed.py --space ffn3 --alone-sample 400 \\
+        --out benchmarks/results/ffn/build_speed_ffn3.json
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,11 +60,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
     parser.add_argument("--build-rows", type=int, help="rows of the build to extrapolate to (default: the whole split)")
     parser.add_argument("--build-epochs", type=int, default=2, help="epochs of the build to extrapolate to (2)")
+    parser.add_argument(
+        "--alone-sample",
+        type=int,
+        help="networks trained one at a time, drawn uniformly (default: every network of the space)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "build_speed.json", help="JSON file to write")
     args = parser.parse_args(argv)
     if min(args.rows, args.epochs, args.batch_size, args.build_epochs) < 1:
         parser.error("--rows, --epochs, --batch-size and --build-epochs must be >= 1")
     return args
+
+
+def alone_positions(n_archs: int, sample: int | None, seed: int = 0) -> np.ndarray:
+    """Positions (sorted) of the networks trained one at a time: all of them, or ``sample`` drawn
+    uniformly without replacement, so that ``n_archs / sample`` times their time estimates the
+    whole space's without bias.
+
+    :param n_archs: networks in the space.
+    :param sample: how many to draw (``None``: every one), at most ``n_archs``.
+    :param seed: seed of the draw.
+    """
+    if sample is None:
+        return np.arange(n_archs)
+    if not 1 <= sample <= n_archs:
+        raise ValueError(f"--alone-sample must be in [1, {n_archs}] (the space's networks), got {sample}")
+    return np.sort(np.random.default_rng(seed).choice(n_archs, size=sample, replace=False))
 
 
 def fit_alone(net: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> None:
@@ -84,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     x, y = torch.from_numpy(data.x_train[: args.rows]), torch.from_numpy(data.y_train[: args.rows])
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device="cpu", progress=False)
     widths = space.widths(space.enumerate())
+    positions = alone_positions(space.size, args.alone_sample)  # before any training: bad input fails at once
     fit_alone(*seeded_networks(widths[:1].tolist(), data.n_inputs, data.n_classes, 0), x, y, config)  # warm-up
     load_before = os.getloadavg()
     start_cpu = time.process_time()
@@ -95,11 +122,13 @@ def main(argv: list[str] | None = None) -> None:
         fit_group(model, x, y, config)
         batched += time.perf_counter() - start
     batched_cpu = time.process_time() - start_cpu
-    alone = 0.0
-    for net in seeded_networks(widths.tolist(), data.n_inputs, data.n_classes, 0):
+    alone_sample = 0.0
+    for arch_widths in widths[positions].tolist():  # built one by one: ffn3's 8,000 at once would not fit
+        (net,) = seeded_networks([arch_widths], data.n_inputs, data.n_classes, 0)
         start = time.perf_counter()
         fit_alone(net, x, y, config)
-        alone += time.perf_counter() - start
+        alone_sample += time.perf_counter() - start
+    alone = alone_sample * space.size / len(positions)
     load_after = os.getloadavg()
     build_rows = args.build_rows or len(data.y_train)
     per_row_epoch = batched / (len(y) * args.epochs)
@@ -114,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         "batch_size": args.batch_size,
         "batched_train_s": batched,
         "batched_cpu_s": batched_cpu,
+        "one_by_one_networks": len(positions),
+        "one_by_one_sample_train_s": alone_sample,
         "one_by_one_train_s": alone,
         "speedup": alone / batched,
         "network_rows_per_s_batched": space.size * len(y) * args.epochs / batched,
@@ -123,15 +154,23 @@ def main(argv: list[str] | None = None) -> None:
         "extrapolated_build_train_s": per_row_epoch * build_rows * args.build_epochs,
         "load_average_before": load_before,
         "load_average_after": load_after,
+        "torch_threads": torch.get_num_threads(),
         **system_info(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    alone_label = "one network at a time"
+    if len(positions) < space.size:
+        alone_label += (
+            f" (estimate: {space.size} / {len(positions)} x the {alone_sample:.1f} s of {len(positions)} "
+            "networks drawn uniformly)"
+        )
     table = [
         f"# Training speed of the {args.space} space ({space.size} networks) on {args.dataset}",
         "",
         f"Machine: {result['machine']}; {result['versions']}; load average (1, 5, 15 min) before "
-        f"{', '.join(f'{v:.1f}' for v in load_before)}, after {', '.join(f'{v:.1f}' for v in load_after)}.",
+        f"{', '.join(f'{v:.1f}' for v in load_before)}, after {', '.join(f'{v:.1f}' for v in load_after)}; "
+        f"{result['torch_threads']} torch thread(s).",
         f"Command: `{result['command']}`",
         "",
         f"Every network trains on the first {len(y)} training rows for {args.epochs} epoch(s), batch "
@@ -140,11 +179,11 @@ def main(argv: list[str] | None = None) -> None:
         "| mode | seconds | network-rows per second |",
         "|---|---|---|",
         f"| batched ({len(groups)} padded groups) | {batched:.1f} | {result['network_rows_per_s_batched']:.0f} |",
-        f"| one network at a time | {alone:.1f} | {result['network_rows_per_s_one_by_one']:.0f} |",
+        f"| {alone_label} | {alone:.1f} | {result['network_rows_per_s_one_by_one']:.0f} |",
         "",
         f"Speedup of batching: {result['speedup']:.1f}x. Extrapolated (linear in rows and epochs, at this "
         f"run's load) training time of a build on {build_rows} rows x {args.build_epochs} epochs: "
-        f"{result['extrapolated_build_train_s'] / 60:.0f} min.",
+        f"{result['extrapolated_build_train_s'] / 60:.0f} min ({result['extrapolated_build_train_s'] / 3600:.1f} h).",
         "",
     ]
     args.out.with_suffix(".md").write_text("\n".join(table))

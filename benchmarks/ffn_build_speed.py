@@ -6,8 +6,9 @@ of a tabular dataset's training split for ``--epochs`` epochs, twice: batched in
 :func:`~nasgym.training.ffn.fit_group`, what ``nasgym data build`` runs) and one plain
 ``torch.nn.Sequential`` after another with the same optimiser, schedule and batches
 (``--alone-sample K``: only K networks drawn uniformly without replacement, the whole space's time
-estimated as ``space size / K`` times theirs, for ffn3's 8,000). Only training is timed (the
-networks, data and optimisers are built outside the clock; evaluation is left out).
+estimated as ``space size / K`` times theirs, with its standard error, for ffn3's 8,000). Only
+training is timed (the networks, data and optimisers are built outside the clock; evaluation is
+left out).
 From the batched rate the script derives the training time of a whole build at the given recipe
 (``--build-rows`` rows x ``--build-epochs`` epochs): rows and epochs scale the work linearly, so this
 is an extrapolation, written as one. The load averages before and after are recorded with the
@@ -78,14 +79,31 @@ def alone_positions(n_archs: int, sample: int | None, seed: int = 0) -> np.ndarr
     whole space's without bias.
 
     :param n_archs: networks in the space.
-    :param sample: how many to draw (``None``: every one), at most ``n_archs``.
+    :param sample: how many to draw (``None``: every one), 2 (a standard error needs two) to ``n_archs``.
     :param seed: seed of the draw.
     """
     if sample is None:
         return np.arange(n_archs)
-    if not 1 <= sample <= n_archs:
-        raise ValueError(f"--alone-sample must be in [1, {n_archs}] (the space's networks), got {sample}")
+    if not 2 <= sample <= n_archs:
+        raise ValueError(f"--alone-sample must be in [2, {n_archs}] (the space's networks), got {sample}")
     return np.sort(np.random.default_rng(seed).choice(n_archs, size=sample, replace=False))
+
+
+def estimate_total(seconds: np.ndarray, n_archs: int) -> tuple[float, float]:
+    """``(estimate, standard error)`` of the seconds of all ``n_archs`` networks from those of a
+    uniform sample without replacement (:func:`alone_positions`): ``n_archs`` times the sample's mean,
+    and its standard error with the finite-population correction (0 for the whole space).
+
+    :param seconds: seconds of each sampled network.
+    :param n_archs: networks in the space.
+    """
+    sample = len(seconds)
+    if sample == n_archs:
+        return float(np.sum(seconds)), 0.0
+    if not 2 <= sample < n_archs:
+        raise ValueError(f"a sample of {sample} of {n_archs} networks has no standard error; sample 2 to {n_archs}")
+    spread = np.std(seconds, ddof=1) / math.sqrt(sample) * math.sqrt(1.0 - sample / n_archs)
+    return float(n_archs * np.mean(seconds)), float(n_archs * spread)
 
 
 def fit_alone(net: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> None:
@@ -122,16 +140,16 @@ def main(argv: list[str] | None = None) -> None:
         fit_group(model, x, y, config)
         batched += time.perf_counter() - start
     batched_cpu = time.process_time() - start_cpu
-    alone_sample = 0.0
+    alone_seconds = []
     for arch_widths in widths[positions].tolist():  # built one by one: ffn3's 8,000 at once would not fit
         (net,) = seeded_networks([arch_widths], data.n_inputs, data.n_classes, 0)
         start = time.perf_counter()
         fit_alone(net, x, y, config)
-        alone_sample += time.perf_counter() - start
-    alone = alone_sample * space.size / len(positions)
+        alone_seconds.append(time.perf_counter() - start)
+    alone, alone_se = estimate_total(np.array(alone_seconds), space.size)
     load_after = os.getloadavg()
     build_rows = args.build_rows or len(data.y_train)
-    per_row_epoch = batched / (len(y) * args.epochs)
+    build_row_epochs = build_rows * args.build_epochs / (len(y) * args.epochs)
     result = {
         "space": args.space,
         "n_archs": int(space.size),
@@ -144,26 +162,28 @@ def main(argv: list[str] | None = None) -> None:
         "batched_train_s": batched,
         "batched_cpu_s": batched_cpu,
         "one_by_one_networks": len(positions),
-        "one_by_one_sample_train_s": alone_sample,
+        "one_by_one_sample_train_s": sum(alone_seconds),
         "one_by_one_train_s": alone,
+        "one_by_one_train_s_standard_error": alone_se,
         "speedup": alone / batched,
         "network_rows_per_s_batched": space.size * len(y) * args.epochs / batched,
         "network_rows_per_s_one_by_one": space.size * len(y) * args.epochs / alone,
         "extrapolated_build_rows": build_rows,
         "extrapolated_build_epochs": args.build_epochs,
-        "extrapolated_build_train_s": per_row_epoch * build_rows * args.build_epochs,
+        "extrapolated_build_train_s": batched * build_row_epochs,
+        "extrapolated_build_train_s_one_by_one": alone * build_row_epochs,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "torch_threads": torch.get_num_threads(),
         **system_info(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     alone_label = "one network at a time"
     if len(positions) < space.size:
         alone_label += (
-            f" (estimate: {space.size} / {len(positions)} x the {alone_sample:.1f} s of {len(positions)} "
-            "networks drawn uniformly)"
+            f" (estimate: {space.size} / {len(positions)} x the {sum(alone_seconds):.1f} s of {len(positions)} "
+            f"networks drawn uniformly; standard error {alone_se:.1f} s)"
         )
     table = [
         f"# Training speed of the {args.space} space ({space.size} networks) on {args.dataset}",
@@ -183,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Speedup of batching: {result['speedup']:.1f}x. Extrapolated (linear in rows and epochs, at this "
         f"run's load) training time of a build on {build_rows} rows x {args.build_epochs} epochs: "
-        f"{result['extrapolated_build_train_s'] / 60:.0f} min ({result['extrapolated_build_train_s'] / 3600:.1f} h).",
+        f"{result['extrapolated_build_train_s'] / 60:.0f} min ({result['extrapolated_build_train_s'] / 3600:.1f} h) "
+        f"batched, {result['extrapolated_build_train_s_one_by_one'] / 60:.0f} min "
+        f"({result['extrapolated_build_train_s_one_by_one'] / 3600:.1f} h) one network at a time.",
         "",
     ]
     args.out.with_suffix(".md").write_text("\n".join(table))

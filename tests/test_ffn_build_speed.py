@@ -1,4 +1,4 @@
-"""benchmarks/ffn_build_speed.py: the networks it trains one at a time."""
+"""benchmarks/ffn_build_speed.py: the networks it trains one at a time and its estimate from a sample."""
 
 from __future__ import annotations
 
@@ -27,7 +27,33 @@ def test_a_sample_is_distinct_sorted_and_seeded():
     assert not np.array_equal(positions, speed.alone_positions(8000, 400, seed=1))
 
 
-@pytest.mark.parametrize("sample", [0, 401])
+@pytest.mark.parametrize("sample", [0, 1, 401])
 def test_a_sample_outside_the_space_is_refused(sample):
-    with pytest.raises(ValueError, match=r"--alone-sample must be in \[1, 400\]"):
+    with pytest.raises(ValueError, match=r"--alone-sample must be in \[2, 400\]"):
         speed.alone_positions(400, sample)
+
+
+def test_the_whole_space_is_its_own_total():
+    assert speed.estimate_total(np.array([1.0, 2.0, 4.0]), 3) == (7.0, 0.0)
+
+
+def test_a_sample_scales_its_mean_with_the_finite_population_correction():
+    seconds = np.array([1.0, 2.0, 3.0, 6.0])
+    total, error = speed.estimate_total(seconds, 20)
+    assert total == pytest.approx(20 * 3.0)
+    assert error == pytest.approx(20 * np.std(seconds, ddof=1) / 2 * np.sqrt(1 - 4 / 20))
+
+
+def test_the_standard_error_covers_the_total_of_random_samples():
+    population = np.random.default_rng(1).exponential(size=500)
+    inside = 0
+    for seed in range(200):
+        sample = population[speed.alone_positions(500, 50, seed=seed)]
+        total, error = speed.estimate_total(sample, 500)
+        inside += abs(total - population.sum()) <= 1.96 * error
+    assert 0.88 <= inside / 200 <= 0.99  # about 95% of the 95% intervals hold the true total
+
+
+def test_one_sampled_network_has_no_standard_error():
+    with pytest.raises(ValueError, match="no standard error"):
+        speed.estimate_total(np.array([1.0]), 20)

@@ -17,9 +17,11 @@ the architectures of ``--archs``, the task's preset otherwise, and records for e
 
 Extrapolation to the build (``--build-steps``, default the preset's): each of the space's
 architectures takes the training seconds per step interpolated linearly in parameter count between
-the measured ones (the default set holds the smallest and the largest count, so no architecture lies
-outside it) times the build's steps; its evaluation is bounded by two sets of episodes of at most the
-task's episode limit (1,000 steps on LunarLander-v3) at the interpolated seconds per evaluation step.
+those of ``--archs`` (the default set holds the smallest and the largest count, so no architecture
+lies outside it) times the build's steps; the architectures of ``--check-archs`` are timed too but
+left out of the interpolation, to show how far it is from a measurement. Each architecture's
+evaluation is bounded by two sets of episodes of at most the task's episode limit (1,000 steps on
+LunarLander-v3) at the interpolated seconds per evaluation step.
 Per-step training cost does not depend on how far training is, since every step samples one batch
 from a replay buffer of fixed capacity; the epsilon schedule is shorter here, which changes which
 actions are taken, not the work per step (the greedy forward pass runs at every step).
@@ -54,7 +56,7 @@ from nasgym.spaces.dqn_arch import task_shape
 from nasgym.training.dqn import DQNConfig, train_dqn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dqn-arch"
-#: the smallest and the largest network with both activations, and widths between them
+#: the smallest and the largest network with both activations, and widths between them (interpolated)
 DEFAULT_ARCHS = tuple(
     f"width1={w1},activation1={a},width2={w2},activation2={a}"
     for w1, w2, a in (
@@ -62,6 +64,12 @@ DEFAULT_ARCHS = tuple(
         (1024, 1024, "relu"), (2048, 1024, "relu"), (2048, 2048, "relu"), (2048, 2048, "sigmoid"),
     )
 )  # fmt: skip
+#: networks of other shapes and mixed activations, timed to check the interpolation
+DEFAULT_CHECK_ARCHS = (
+    "width1=64,activation1=relu,width2=2048,activation2=sigmoid",
+    "width1=2048,activation1=sigmoid,width2=256,activation2=relu",
+    "width1=1024,activation1=relu,width2=2048,activation2=relu",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,7 +78,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=300, help="environment steps timed per architecture (300)")
     parser.add_argument("--seeds", type=int, default=2, help="agents per architecture, batched (2: the build's)")
     parser.add_argument("--build-steps", type=int, help="steps of the build to extrapolate to (the task's preset)")
-    parser.add_argument("--archs", nargs="+", default=list(DEFAULT_ARCHS), help="architectures timed (arch strings)")
+    parser.add_argument(
+        "--archs", nargs="+", default=list(DEFAULT_ARCHS), help="architectures timed and interpolated (arch strings)"
+    )
+    parser.add_argument(
+        "--check-archs",
+        nargs="*",
+        default=list(DEFAULT_CHECK_ARCHS),
+        help="architectures timed and compared with the interpolation (arch strings; none: give the flag alone)",
+    )
     parser.add_argument("--out", type=Path, help="JSON file to write (default results/dqn-arch/<task>/cost.json)")
     args = parser.parse_args(argv)
     for name in ("steps", "seeds", "build_steps"):
@@ -129,10 +145,37 @@ def time_architecture(arch: str, task: str, config: DQNConfig) -> dict[str, Any]
     }
 
 
+def time_architectures(archs: list[str], task: str, config: DQNConfig) -> list[dict[str, Any]]:
+    """:func:`time_architecture` of each of ``archs``, each printed as it is done."""
+    rows = []
+    for arch in archs:
+        rows.append(time_architecture(arch, task, config))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def interpolate(rows: list[dict[str, Any]], params: np.ndarray, key: str) -> np.ndarray:
+    """``key`` of the measured rows interpolated linearly in parameter count at ``params`` (rows of
+    equal counts averaged); a ValueError if some of ``params`` lies outside the measured counts.
+
+    :param rows: :func:`time_architecture`'s answers.
+    :param params: parameter counts to interpolate at.
+    :param key: the field of the rows to interpolate.
+    """
+    measured = np.array([row["params"] for row in rows])
+    known = np.unique(measured)
+    if np.min(params) < known[0] or np.max(params) > known[-1]:
+        raise ValueError(
+            f"--archs span {known[0]:,}-{known[-1]:,} parameters; {np.min(params):,}-{np.max(params):,} "
+            "must lie inside (measure the space's smallest and largest network)"
+        )
+    values = np.array([row[key] for row in rows])
+    return np.interp(params, known, [values[measured == count].mean() for count in known])
+
+
 def extrapolate(rows: list[dict[str, Any]], task: str, build_steps: int) -> dict[str, Any]:
     """The whole space's training seconds at ``build_steps`` steps and a bound on its evaluation
-    seconds, from the measured rows interpolated linearly in parameter count (rows of equal counts
-    averaged); a ValueError if some architecture's count lies outside the measured ones.
+    seconds, from the measured rows (:func:`interpolate`).
 
     :param rows: :func:`time_architecture`'s answers.
     :param task: the Gymnasium task (its observation and action sizes, its episode limit).
@@ -140,23 +183,12 @@ def extrapolate(rows: list[dict[str, Any]], task: str, build_steps: int) -> dict
     """
     space = get_space("dqn-arch")
     params = space.param_count(space.enumerate(), *task_shape(task))
-    measured = np.array([row["params"] for row in rows])
-    known = np.unique(measured)
-    if params.min() < known[0] or params.max() > known[-1]:
-        raise ValueError(
-            f"--archs span {known[0]:,}-{known[-1]:,} parameters; the space's {params.min():,}-{params.max():,} "
-            "must lie inside (measure its smallest and largest network)"
-        )
-
-    def interpolated(key: str) -> np.ndarray:
-        values = np.array([row[key] for row in rows])
-        return np.interp(params, known, [values[measured == p].mean() for p in known])
-
     episode_limit = gym.spec(task).max_episode_steps
     if episode_limit is None:
         raise ValueError(f"task {task!r} has no episode limit: its evaluation cannot be bounded")
-    train_s = interpolated("train_s_per_step") * build_steps
-    eval_bound_s = interpolated("eval_s_per_vector_step") * 2 * episode_limit  # validation and test episodes
+    train_s = interpolate(rows, params, "train_s_per_step") * build_steps
+    eval_step_s = interpolate(rows, params, "eval_s_per_vector_step")
+    eval_bound_s = eval_step_s * 2 * episode_limit  # the validation and the test episodes
     return {
         "build_steps": build_steps,
         "n_archs": int(space.size),
@@ -187,11 +219,23 @@ def report(record: dict[str, Any]) -> str:
         "| architecture | params | train s | train s / step | eval s | eval steps | eval s / step |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row in record["measured"]:
+    for row in record["measured"] + record["checked"]:
         lines.append(
             f"| {row['arch']} | {row['params']:,} | {row['train_s']:.1f} | {row['train_s_per_step']:.4f} | "
             f"{row['eval_s']:.1f} | {row['eval_vector_steps']} | {row['eval_s_per_vector_step']:.4f} |"
         )
+    if record["checked"]:
+        lines += [
+            "",
+            f"The last {len(record['checked'])} are left out of the interpolation, to check it: training seconds "
+            "per step measured and interpolated:",
+            "",
+            "| architecture | measured | interpolated | interpolated / measured |",
+            "|---|---|---|---|",
+        ]
+        for row in record["checked"]:
+            measured, interpolated = row["train_s_per_step"], row["interpolated_train_s_per_step"]
+            lines.append(f"| {row['arch']} | {measured:.4f} | {interpolated:.4f} | {interpolated / measured:.2f} |")
     train_h, eval_h = build["train_s"] / 3600, build["eval_bound_s"] / 3600
     lines += [
         "",
@@ -208,21 +252,23 @@ def report(record: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     space = get_space("dqn-arch")
-    for arch in args.archs:
+    for arch in args.archs + args.check_archs:
         space.from_string(arch)  # a malformed string fails before any training
     config = DQNConfig(steps=args.steps, seeds=args.seeds, seed=0, device="cpu")
     build_steps = args.build_steps or DQNConfig(seeds=args.seeds).resolved(args.task).steps
     time_architecture(args.archs[0], args.task, DQNConfig(steps=8, seeds=args.seeds, device="cpu"))  # warm-up
     load_before = os.getloadavg()
-    rows = []
-    for arch in args.archs:
-        rows.append(time_architecture(arch, args.task, config))
-        print(rows[-1], flush=True)
+    rows = time_architectures(args.archs, args.task, config)
+    checked = time_architectures(args.check_archs, args.task, config)
     load_after = os.getloadavg()
+    for row in checked:
+        interpolated = interpolate(rows, np.array([row["params"]]), "train_s_per_step")
+        row["interpolated_train_s_per_step"] = float(interpolated[0])
     record = {
         "task": args.task,
         "config": config.experiment(args.task),
         "measured": rows,
+        "checked": checked,
         "extrapolation": extrapolate(rows, args.task, build_steps),
         "command": shlex.join(["python", *sys.argv]),
         "machine": machine(),

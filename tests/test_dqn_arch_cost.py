@@ -1,8 +1,10 @@
-"""benchmarks/dqn_arch_cost.py: its step count, its timing of one architecture and its extrapolation."""
+"""benchmarks/dqn_arch_cost.py: its step count, its timing of one architecture, its interpolation and
+extrapolation, and a whole (tiny) run."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 
 import gymnasium as gym
@@ -70,6 +72,26 @@ def test_equal_counts_are_averaged():
 def test_extrapolation_refuses_a_space_outside_the_measured_counts():
     with pytest.raises(ValueError, match="must lie inside"):
         cost.extrapolate([_row(SMALLEST, 1.0, 0.0), _row(cost.DEFAULT_ARCHS[2], 2.0, 0.0)], "LunarLander-v3", 10)
+
+
+def test_interpolation_at_a_measured_count_is_the_measurement():
+    rows = [_row(SMALLEST, 1.0, 0.0), _row(cost.DEFAULT_ARCHS[2], 2.0, 0.0), _row(LARGEST, 5.0, 0.0)]
+    at = np.array([rows[1]["params"], (rows[1]["params"] + rows[2]["params"]) / 2])
+    np.testing.assert_allclose(cost.interpolate(rows, at, "train_s_per_step"), [2.0, 3.5])
+
+
+def test_a_tiny_run_writes_its_record_and_report(tmp_path):
+    out = tmp_path / "cost.json"
+    check = "width1=64,activation1=relu,width2=128,activation2=sigmoid"
+    cost.main(["--task", "CartPole-v1", "--steps", "4", "--seeds", "1", "--archs", SMALLEST, LARGEST,
+               "--check-archs", check, "--out", str(out)])  # fmt: skip
+    record = json.loads(out.read_text())
+    assert [row["arch"] for row in record["measured"]] == [SMALLEST, LARGEST]
+    assert [row["arch"] for row in record["checked"]] == [check]
+    assert record["config"]["steps"] == 4 and record["extrapolation"]["build_steps"] == 50_000  # CartPole's preset
+    assert len(record["extrapolation"]["per_arch_train_s"]) == 100
+    report = out.with_suffix(".md").read_text()
+    assert f"| {check} |" in report and "interpolated / measured" in report
 
 
 def test_bad_arguments_are_refused():

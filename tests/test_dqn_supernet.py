@@ -1,14 +1,19 @@
 """The shared Q-network of the dqn-arch space and its supernet evaluator: a sliced sub-network is the
 standalone Q-network holding those weights, a training step moves only the blocks its architecture
 used, queries train then score (frozen ones only score), the same configuration gives the same
-answers, Double DQN training resumes exactly, ENAS runs on the envs, and bad arguments are named."""
+answers, Double DQN training resumes exactly, ENAS runs on the envs, bad arguments are named, and
+benchmarks/dqn_arch_enas.py records its runs against the committed table."""
 
 from __future__ import annotations
+
+import importlib.util
+import json
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from torch import nn
 
 import nasgym  # noqa: F401  (registers the env ids)
@@ -184,3 +189,23 @@ def test_double_dqn_refuses_steps_below_one():
     with DoubleDQN(lambda g: QEnsemble(1, 4, [64, 64], ["relu", "relu"], 2, g), "CartPole-v1", config) as dqn:
         with pytest.raises(ValueError, match="steps must be an integer >= 1"):
             dqn.train(0)
+
+
+def test_the_benchmark_script_records_each_run_against_the_committed_table(tmp_path):
+    path = REPO_ROOT / "benchmarks" / "dqn_arch_enas.py"
+    spec = importlib.util.spec_from_file_location("dqn_arch_enas", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--budget", "4", "--candidates", "2", "--steps", "16", "--seeds", "1", "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "enas_shared.json").read_text())
+    valid_return, _, _ = script.read_table(REPO_ROOT / "benchmarks" / "results" / "dqn-arch" / "CartPole-v1")
+    (run,) = record["runs"]
+    assert record["best_index"] == 42 and record["exhaustive_env_steps"] == 150_000
+    assert run["trained_env_steps"] == 2 * 16  # the two training queries; the candidates only score
+    assert run["found_best"] == (run["index"] == 42)
+    assert run["table_rank"] == 1 + int((valid_return > valid_return[run["index"]]).sum())
+    assert run["seconds"] == pytest.approx(run["train_seconds"] + run["score_seconds"])
+    assert (
+        f"| enas | 0 | {run['index']}: `{run['arch']}` | {run['table_rank']} |"
+        in (tmp_path / "enas_shared.md").read_text()
+    )

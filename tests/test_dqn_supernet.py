@@ -69,7 +69,9 @@ def test_a_sliced_sub_network_computes_the_standalone_network_with_the_sliced_we
     observations = torch.randn(1, 7, 4)
     with torch.no_grad():
         assert torch.allclose(network(observations)[0], standalone(observations[0]), atol=1e-5)
+        rng_state = torch.get_rng_state()
         extracted = network.extract()
+        assert torch.equal(torch.get_rng_state(), rng_state)  # the caller's rng untouched
         assert isinstance(extracted, QEnsemble)
         assert torch.allclose(extracted(observations), network(observations), atol=1e-6)
         assert sum(p.numel() for p in extracted.parameters()) == SPACE.param_count(
@@ -167,6 +169,7 @@ def test_enas_searches_the_dqn_arch_envs_with_the_shared_network():
     [
         (lambda: SharedQNetwork(4, 2).select([100, 64], ["relu", "relu"]), ValueError, ["widths must be 2 of", "100"]),
         (lambda: SharedQNetwork(4, 2).select([64], ["relu"]), ValueError, ["widths must be 2 of", "[64]"]),
+        (lambda: SharedQNetwork(4, 2).select([64, "128"], ["relu"] * 2), ValueError, ["widths must be 2 of", "'128'"]),
         (lambda: SharedQNetwork(4, 2).select([64, 64], ["relu", "tanh"]), ValueError, ["activations must be 2 of"]),
         (lambda: SharedQNetwork(4, 2, widths=(64, 32)), ValueError, ["widths must be positive and increasing"]),
         (lambda: DQNSupernetEvaluator(**{**TINY, "steps": 0}), ValueError, ["steps must be an integer >= 1", "0"]),

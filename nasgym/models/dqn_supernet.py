@@ -80,9 +80,10 @@ class SharedQNetwork(nn.Module):
         :param widths: one width of :attr:`widths` per hidden layer.
         :param activations: one of :data:`~nasgym.spaces.dqn_arch.DQN_ACTIVATIONS` per hidden layer.
         """
-        widths, activations = [int(w) for w in widths], list(activations)
-        if len(widths) != DQN_LAYERS or any(w not in self.widths for w in widths):
+        widths, activations = list(widths), list(activations)
+        if len(widths) != DQN_LAYERS or any(isinstance(w, bool) or w not in self.widths for w in widths):
             raise ValueError(f"widths must be {DQN_LAYERS} of {list(self.widths)}, got {widths!r}")
+        widths = [int(w) for w in widths]
         if len(activations) != DQN_LAYERS or any(a not in DQN_ACTIVATIONS for a in activations):
             raise ValueError(f"activations must be {DQN_LAYERS} of {list(DQN_ACTIVATIONS)}, got {activations!r}")
         self.selected = (tuple(widths), tuple(activations))
@@ -113,7 +114,9 @@ class SharedQNetwork(nn.Module):
         holding a copy of its shared weights."""
         widths, activations = self.selected
         weights = [self.layer(layer) for layer in range(DQN_LAYERS + 1)]
-        network = QEnsemble(1, weights[0][0].shape[1], list(widths), list(activations), weights[-1][0].shape[2])
+        n_inputs, n_actions = weights[0][0].shape[1], weights[-1][0].shape[2]
+        # its initial weights are overwritten: drawn from a generator of its own, not the caller's rng
+        network = QEnsemble(1, n_inputs, list(widths), list(activations), n_actions, torch.Generator())
         with torch.no_grad():
             for layer, (weight, bias) in enumerate(weights):
                 network.weights[layer].copy_(weight)

@@ -13,13 +13,16 @@ the architectures of ``--archs``, the task's preset otherwise, and records for e
   inside it, a constant that is small beside the steps);
 * evaluation seconds (the rest of the call: the greedy validation and test episodes) and the
   vector-env steps they took, counted at gymnasium's ``SyncVectorEnv.step``, so seconds per
-  evaluation step (one step of every agent's episodes at once).
+  evaluation step (one step of every agent's episodes at once);
+* the process's CPU seconds over the call against its wall seconds: on a shared machine, the share
+  of a core it had.
 
 Extrapolation to the build (``--build-steps``, default the preset's): each of the space's
 architectures takes the training seconds per step interpolated linearly in parameter count between
-those of ``--archs`` (the default set holds the smallest and the largest count, so no architecture
-lies outside it) times the build's steps; the architectures of ``--check-archs`` are timed too but
-left out of the interpolation, to show how far it is from a measurement. Each architecture's
+those of ``--archs`` times the build's steps. The default ``--archs`` are the 25 width pairs with
+ReLU, whose parameter counts all differ, so every architecture takes the measurement of its own
+widths and only the activation is not measured; the default ``--check-archs``, sigmoid networks, are
+timed too but left out of the interpolation, to show what the activation changes. Each architecture's
 evaluation is bounded by two sets of episodes of at most the task's episode limit (1,000 steps on
 LunarLander-v3) at the interpolated seconds per evaluation step.
 Per-step training cost does not depend on how far training is, since every step samples one batch
@@ -30,7 +33,7 @@ Results go to ``benchmarks/results/dqn-arch/<task>/cost.{json,md}``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/dqn_arch_cost.py --task LunarLander-v3 --steps 300
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/dqn_arch_cost.py --task LunarLander-v3 --steps 250
 """
 
 from __future__ import annotations
@@ -52,30 +55,28 @@ from gymnasium.vector import SyncVectorEnv
 
 from nasgym.bench.provenance import machine, versions, write_results
 from nasgym.spaces import get_space
-from nasgym.spaces.dqn_arch import task_shape
+from nasgym.spaces.dqn_arch import DQN_WIDTHS, task_shape
 from nasgym.training.dqn import DQNConfig, train_dqn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dqn-arch"
-#: the smallest and the largest network with both activations, and widths between them (interpolated)
+#: every width pair with ReLU (the interpolated ones; 25 different parameter counts)
 DEFAULT_ARCHS = tuple(
-    f"width1={w1},activation1={a},width2={w2},activation2={a}"
-    for w1, w2, a in (
-        (64, 64, "relu"), (64, 64, "sigmoid"), (128, 128, "relu"), (256, 256, "relu"), (1024, 256, "relu"),
-        (1024, 1024, "relu"), (2048, 1024, "relu"), (2048, 2048, "relu"), (2048, 2048, "sigmoid"),
+    f"width1={w1},activation1=relu,width2={w2},activation2=relu" for w1 in DQN_WIDTHS for w2 in DQN_WIDTHS
+)
+#: sigmoid networks, small to large, and a mixed one, timed against their widths' ReLU network
+DEFAULT_CHECK_ARCHS = tuple(
+    f"width1={w1},activation1={a1},width2={w2},activation2={a2}"
+    for w1, a1, w2, a2 in (
+        (64, "sigmoid", 64, "sigmoid"), (1024, "sigmoid", 1024, "sigmoid"), (2048, "sigmoid", 2048, "sigmoid"),
+        (2048, "relu", 2048, "sigmoid"),
     )
 )  # fmt: skip
-#: networks of other shapes and mixed activations, timed to check the interpolation
-DEFAULT_CHECK_ARCHS = (
-    "width1=64,activation1=relu,width2=2048,activation2=sigmoid",
-    "width1=2048,activation1=sigmoid,width2=256,activation2=relu",
-    "width1=1024,activation1=relu,width2=2048,activation2=relu",
-)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="LunarLander-v3", help="Gymnasium task (LunarLander-v3)")
-    parser.add_argument("--steps", type=int, default=300, help="environment steps timed per architecture (300)")
+    parser.add_argument("--steps", type=int, default=250, help="environment steps timed per architecture (250)")
     parser.add_argument("--seeds", type=int, default=2, help="agents per architecture, batched (2: the build's)")
     parser.add_argument("--build-steps", type=int, help="steps of the build to extrapolate to (the task's preset)")
     parser.add_argument(
@@ -126,9 +127,9 @@ def time_architecture(arch: str, task: str, config: DQNConfig) -> dict[str, Any]
     space = get_space("dqn-arch")
     choices = space.from_string(arch)
     with counted_vector_steps() as count:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = train_dqn(space.widths(choices).tolist(), space.activations(choices), task, config)
-        total = time.perf_counter() - start
+        total, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     eval_steps = count[0] - config.steps  # training takes one vector step per environment step
     if eval_steps < 2:  # at least one step of the validation and one of the test episodes
         raise RuntimeError(f"counted {count[0]} SyncVectorEnv steps for {config.steps} training steps: not sync?")
@@ -142,6 +143,8 @@ def time_architecture(arch: str, task: str, config: DQNConfig) -> dict[str, Any]
         "eval_s": total - train_s,
         "eval_vector_steps": eval_steps,
         "eval_s_per_vector_step": (total - train_s) / eval_steps,
+        "wall_s": total,
+        "cpu_s": cpu,
     }
 
 
@@ -216,19 +219,20 @@ def report(record: dict[str, Any]) -> str:
         f"every {config['train_freq']} environment steps, learning from step {config['learning_starts']}), then "
         f"{config['eval_episodes']} validation and {config['eval_episodes']} test episodes per agent:",
         "",
-        "| architecture | params | train s | train s / step | eval s | eval steps | eval s / step |",
-        "|---|---|---|---|---|---|---|",
+        "| architecture | params | train s | train s / step | eval s | eval steps | eval s / step | CPU / wall |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in record["measured"] + record["checked"]:
         lines.append(
             f"| {row['arch']} | {row['params']:,} | {row['train_s']:.1f} | {row['train_s_per_step']:.4f} | "
-            f"{row['eval_s']:.1f} | {row['eval_vector_steps']} | {row['eval_s_per_vector_step']:.4f} |"
+            f"{row['eval_s']:.1f} | {row['eval_vector_steps']} | {row['eval_s_per_vector_step']:.4f} | "
+            f"{row['cpu_s'] / row['wall_s']:.2f} |"
         )
     if record["checked"]:
         lines += [
             "",
             f"The last {len(record['checked'])} are left out of the interpolation, to check it: training seconds "
-            "per step measured and interpolated:",
+            "per step measured and interpolated in parameter count from the others:",
             "",
             "| architecture | measured | interpolated | interpolated / measured |",
             "|---|---|---|---|",
@@ -240,9 +244,9 @@ def report(record: dict[str, Any]) -> str:
     lines += [
         "",
         f"Extrapolated to the build ({build['n_archs']} networks x {build['build_steps']:,} steps, {config['seeds']} "
-        "agents each; training seconds per step interpolated linearly in parameter count between the measured "
-        f"networks, at this run's load): training {train_h:.1f} h (the largest network "
-        f"{build['largest_network_train_s'] / 3600:.1f} h), evaluation at most {eval_h:.2f} h (every episode "
+        "agents each; each network at the training seconds per step measured at its parameter count, interpolated "
+        f"linearly between measured counts elsewhere, at this run's load): training {train_h:.1f} h (the largest "
+        f"network {build['largest_network_train_s'] / 3600:.1f} h), evaluation at most {eval_h:.2f} h (every episode "
         f"at the {build['episode_limit']:,}-step limit), in all at most {train_h + eval_h:.1f} h.",
         "",
     ]

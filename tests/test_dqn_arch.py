@@ -162,3 +162,10 @@ def test_data_build_takes_steps_for_dqn_arch_only():
     with pytest.raises(SystemExit) as exit_info:
         main(["data", "build", "convnet", "--steps", "10"], stdout=io.StringIO())
     assert exit_info.value.code == 2
+
+
+def test_numpy_numbers_are_stored_as_plain_ones_and_hash():
+    config = DQNConfig(seed=np.int64(3), steps=np.int32(100), learning_rate=np.float32(0.5))
+    assert type(config.seed) is int and type(config.steps) is int and type(config.learning_rate) is float
+    plain = DQNConfig(seed=3, steps=100, learning_rate=0.5)
+    assert config.config_hash("CartPole-v1") == plain.config_hash("CartPole-v1")

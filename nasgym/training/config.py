@@ -67,6 +67,12 @@ class KeywordConfig:
             raise TypeError(f"unexpected keyword argument(s) {unknown}; accepted: {sorted(names | set(also_accepted))}")
         return cls(**kwargs)
 
+    def _plain_field(self, name: str) -> None:
+        """Store a numpy scalar in field ``name`` as the plain number (the config hash is JSON)."""
+        value = getattr(self, name)
+        if hasattr(value, "item") and not isinstance(value, bool):
+            object.__setattr__(self, name, value.item())
+
 
 @dataclass(frozen=True)
 class TrainConfig(KeywordConfig):
@@ -117,8 +123,7 @@ class TrainConfig(KeywordConfig):
             value, accepted = getattr(self, field.name), field.type.split(" | ")
             if not any(_FIELD_TYPE_CHECKS[kind](value) for kind in accepted):
                 raise TypeError(f"{field.name} must be {' or '.join(accepted)}, got {value!r}")
-            if hasattr(value, "item") and not isinstance(value, bool):  # a numpy scalar: the plain number
-                object.__setattr__(self, field.name, value.item())  # (the config hash is JSON)
+            self._plain_field(field.name)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -106,6 +106,7 @@ def test_config_defaults_come_from_the_task_preset_and_enter_the_hash():
         ({"steps": 0}, ValueError, r"steps must be an integer >= 1 \(environment steps"),
         ({"steps": 1.5}, TypeError, "steps must be an integer"),
         ({"seeds": 0}, ValueError, "seeds must be an integer >= 1"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0, got -1"),
         ({"gamma": 1.5}, ValueError, r"gamma must be in \[0.0, 1.0\]"),
         ({"learning_rate": 0.0}, ValueError, "learning_rate must be > 0"),
         ({"device": "tpu"}, ValueError, "device 'tpu' is unknown"),

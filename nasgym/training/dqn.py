@@ -125,7 +125,7 @@ class DQNConfig(KeywordConfig):
                 raise TypeError(f"{field.name} must be a finite number, got {value!r}")
             self._plain_field(field.name)
         minimum = {
-            "steps": 1, "seeds": 1, "n_envs": 1, "batch_size": 1, "buffer_size": 1, "learning_starts": 0,
+            "steps": 1, "seeds": 1, "seed": 0, "n_envs": 1, "batch_size": 1, "buffer_size": 1, "learning_starts": 0,
             "target_update_interval": 1, "train_freq": 1, "gradient_steps": 1, "eval_episodes": 1,
             "curve_points": 1, "num_threads": 1,
         }  # fmt: skip

@@ -12,8 +12,10 @@ Per run, against the committed table (``benchmarks/results/dqn-arch/<task>/table
 trained alone): whether the returned network is the table's best by validation return, its rank in
 the table (1 = best), the seconds the run took (every query: training and scoring) as a share of the
 exhaustive build's (the sum of the table's ``wall_time``), and the environment steps it trained as a
-share of the build's (100 networks x its ``steps``); and the Spearman correlation between the
-candidates' scores under the shared weights and their table returns.
+share of the build's (100 networks x its ``steps``); the Spearman correlation between the
+candidates' scores under the shared weights and their table returns; and, after the search, every
+network scored under the final shared weights (not counted in the run's seconds): the table's best
+network's rank and return there, and the Spearman correlation of all 100 with the table.
 
 Writes ``<name>.json`` (command, configuration, every run, machine, versions, load averages) and
 ``<name>.md`` (default name ``enas_shared``) to ``benchmarks/results/dqn-arch/<task>/``, beside the
@@ -73,6 +75,8 @@ def run_one(agent: str, seed: int, args: argparse.Namespace, valid_return: np.nd
     wall = time.perf_counter() - start
     evaluator = env.unwrapped.evaluator
     trained_env_steps = evaluator.trained_steps
+    with evaluator.frozen():  # every network under the final shared weights (not part of the search's cost)
+        shared = evaluator.evaluate(np.arange(len(valid_return)))["valid_acc"] / 100
     evaluator.close()
     env.close()
     queries, first = result.queries, result.candidates_from
@@ -82,12 +86,15 @@ def run_one(agent: str, seed: int, args: argparse.Namespace, valid_return: np.nd
     order = sorted(candidates)
     rho = stats.spearmanr([candidates[i] for i in order], valid_return[order]).statistic if len(order) > 2 else None
     best = int(np.argmax(valid_return))
+    rho_all = stats.spearmanr(shared, valid_return).statistic
     return {
         "agent": agent, "seed": seed, "index": chosen, "arch": selected["arch"], "found_best": chosen == best,
         "table_rank": int((valid_return > valid_return[chosen]).sum()) + 1,
         "table_valid_return": float(valid_return[chosen]), "shared_valid_return": shared_valid_acc / 100,
         "best_among_candidates": best in candidates, "distinct_candidates": len(candidates),
         "candidate_spearman": None if rho is None or not np.isfinite(rho) else float(rho),
+        "best_shared_rank": int((shared > shared[best]).sum()) + 1, "best_shared_return": float(shared[best]),
+        "all_spearman": float(rho_all) if np.isfinite(rho_all) else None,
         "seconds": float(sum(q["cost"] for q in queries)),
         "train_seconds": float(sum(q["cost"] for q in queries[:first])),
         "score_seconds": float(sum(q["cost"] for q in queries[first:])),
@@ -111,16 +118,19 @@ def report(record: dict[str, Any]) -> str:
         f"load averages {record['load_before']} before, {record['load_after']} after.",
         "",
         "| agent | seed | returned network | table rank (1 = best) | table return | shared-weight return "
-        "| best among candidates | Spearman (candidates) | seconds | share of exhaustive seconds "
-        "| share of exhaustive env steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| best among candidates | Spearman (candidates) | table's best under the shared weights: rank, return "
+        "| Spearman (all 100) | seconds | share of exhaustive seconds | share of exhaustive env steps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in record["runs"]:
-        rho = "n/a" if run["candidate_spearman"] is None else f"{run['candidate_spearman']:.2f}"
+        rho, rho_all = (
+            "n/a" if run[key] is None else f"{run[key]:.2f}" for key in ("candidate_spearman", "all_spearman")
+        )
         lines.append(
             f"| {run['agent']} | {run['seed']} | {run['index']}: `{run['arch']}` | {run['table_rank']} "
             f"| {run['table_valid_return']:.1f} | {run['shared_valid_return']:.1f} "
-            f"| {'yes' if run['best_among_candidates'] else 'no'} | {rho} | {run['seconds']:.0f} "
+            f"| {'yes' if run['best_among_candidates'] else 'no'} | {rho} "
+            f"| {run['best_shared_rank']}, {run['best_shared_return']:.1f} | {rho_all} | {run['seconds']:.0f} "
             f"| {run['seconds'] / exhaustive:.1%} | {run['trained_env_steps'] / steps:.1%} |"
         )
     lines += [

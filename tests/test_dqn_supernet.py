@@ -208,6 +208,7 @@ def test_the_benchmark_script_records_each_run_against_the_committed_table(tmp_p
     assert run["found_best"] == (run["index"] == 42)
     assert run["table_rank"] == 1 + int((valid_return > valid_return[run["index"]]).sum())
     assert run["seconds"] == pytest.approx(run["train_seconds"] + run["score_seconds"])
+    assert 1 <= run["best_shared_rank"] <= 100 and run["best_shared_return"] >= 1.0  # every network scored after
     assert (
         f"| enas | 0 | {run['index']}: `{run['arch']}` | {run['table_rank']} |"
         in (tmp_path / "enas_shared.md").read_text()

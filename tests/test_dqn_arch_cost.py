@@ -45,13 +45,20 @@ def test_one_architecture_is_timed_through_train_dqn():
     assert row["eval_s_per_vector_step"] == pytest.approx(row["eval_s"] / row["eval_vector_steps"])
 
 
+@pytest.fixture
+def lunar_lander_shape(monkeypatch):
+    """LunarLander-v3's observation and action sizes without building it: Box2D is an optional
+    extra, absent from the test install."""
+    monkeypatch.setattr(cost, "task_shape", lambda task: (8, 4))
+
+
 def _row(arch: str, train_s_per_step: float, eval_s_per_vector_step: float) -> dict:
     params = int(get_space("dqn-arch").param_count(get_space("dqn-arch").from_string(arch), 8, 4))
     return {"arch": arch, "params": params, "train_s_per_step": train_s_per_step,
             "eval_s_per_vector_step": eval_s_per_vector_step}  # fmt: skip
 
 
-def test_extrapolation_interpolates_linearly_in_parameters():
+def test_extrapolation_interpolates_linearly_in_parameters(lunar_lander_shape):
     rows = [_row(SMALLEST, 1.0, 0.5), _row(LARGEST, 3.0, 0.5)]
     build = cost.extrapolate(rows, "LunarLander-v3", build_steps=10)
     space = get_space("dqn-arch")
@@ -62,14 +69,14 @@ def test_extrapolation_interpolates_linearly_in_parameters():
     assert build["eval_bound_s"] == pytest.approx(100 * 0.5 * 2 * 1000)  # two sets of 1,000-step episodes
 
 
-def test_equal_counts_are_averaged():
+def test_equal_counts_are_averaged(lunar_lander_shape):
     sigmoid = SMALLEST.replace("relu", "sigmoid")
     rows = [_row(SMALLEST, 1.0, 0.0), _row(sigmoid, 3.0, 0.0), _row(LARGEST, 2.0, 0.0)]
     build = cost.extrapolate(rows, "LunarLander-v3", build_steps=1)
     assert min(build["per_arch_train_s"]) == pytest.approx(2.0)
 
 
-def test_extrapolation_refuses_a_space_outside_the_measured_counts():
+def test_extrapolation_refuses_a_space_outside_the_measured_counts(lunar_lander_shape):
     with pytest.raises(ValueError, match="must lie inside"):
         cost.extrapolate([_row(SMALLEST, 1.0, 0.0), _row(cost.DEFAULT_ARCHS[2], 2.0, 0.0)], "LunarLander-v3", 10)
 

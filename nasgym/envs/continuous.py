@@ -25,6 +25,13 @@ def _real_values(action: Any) -> np.ndarray:
     return values
 
 
+def _float32_values(action: Any) -> np.ndarray:
+    """``action`` (real numbers, see :func:`_real_values`) as float32; a value beyond float32's
+    range becomes infinite, which :meth:`ContinuousNASEnv.decode` refuses by name."""
+    with np.errstate(over="ignore"):
+        return _real_values(action).astype(_FLOAT32)
+
+
 class ContinuousNASEnv(NASEnv):
     __doc__ = (
         """
@@ -96,9 +103,8 @@ class ContinuousNASEnv(NASEnv):
     def decode(self, action: np.ndarray) -> int:
         """Canonical index of the architecture an action encodes (the space's decoding of its
         relaxation: argmax per decision on NAS-Bench-201, DARTS's derivation on NAS-Bench-301)."""
-        if type(action) is not np.ndarray or action.dtype.kind not in "biuf":  # the rare path: check, never convert
-            action = _real_values(action)
-        values = np.asarray(action, dtype=_FLOAT32)
+        is_float32 = type(action) is np.ndarray and action.dtype == _FLOAT32
+        values = action if is_float32 else _float32_values(action)  # (the rare path: check, then convert)
         if values.shape != self._flat_shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {values.shape}")
         # Per step, so no numpy reductions (max, all: ~1 us each here) and no numpy scalars: argmax

@@ -729,6 +729,7 @@ def _bad_actions(env_id: str, env: gym.Env) -> list[tuple[object, str]]:
             (neg_inf, r"action.*\[-1, 1\]"),
             (big, r"action.*\[-1, 1\]"),
             (-big, r"action.*\[-1, 1\]"),
+            (np.where(np.arange(n) == 2, 1e39, 0.0), r"action.*\[-1, 1\].*1e\+39"),  # beyond float32: named as given
             (np.zeros(n - 1, np.float32), rf"action.*shape.*\({n},\)"),
             (np.zeros((6, n // 6), np.float32), rf"action.*shape.*\({n},\)"),
             (np.zeros(n + 1, np.float32), rf"action.*shape.*\({n},\)"),

@@ -13,23 +13,30 @@ from nasgym.envs.base import NASEnv
 _FLOAT32 = np.dtype(np.float32)  # a dtype instance: np.asarray resolves it faster than the type
 
 
-def _real_values(action: Any) -> np.ndarray:
-    """``action`` as an array of real numbers, or a ``ValueError`` naming it: strings, objects and
-    complex numbers are refused rather than converted (numpy reads "0.5" as 0.5, drops imaginary parts)."""
+def real_values(action: Any, argument: str = "action") -> np.ndarray:
+    """``action`` as an array of real numbers, or a ``ValueError`` naming ``argument``: strings,
+    objects and complex numbers are refused rather than converted (numpy reads "0.5" as 0.5, drops
+    imaginary parts)."""
     try:
         values = np.asarray(action)
     except ValueError:  # ragged nesting
         values = None
     if values is None or values.dtype.kind not in "biuf":
-        raise ValueError(f"action must be an array of real numbers, got {action!r:.100}")
+        raise ValueError(f"{argument} must be an array of real numbers, got {action!r:.100}")
     return values
 
 
-def _float32_values(action: Any) -> np.ndarray:
-    """``action`` (real numbers, see :func:`_real_values`) as float32; a value beyond float32's
-    range becomes infinite, which :meth:`ContinuousNASEnv.decode` refuses by name."""
+def float32_values(action: Any, argument: str = "action") -> np.ndarray:
+    """``action`` (real numbers, see :func:`real_values`) as float32; a value beyond float32's
+    range becomes infinite, which the range check after it refuses."""
     with np.errstate(over="ignore"):
-        return _real_values(action).astype(_FLOAT32)
+        return real_values(action, argument).astype(_FLOAT32)
+
+
+def out_of_range(values: np.ndarray) -> ValueError:
+    """The error naming the ``values`` (as given, not rounded to float32) outside [-1, 1] or NaN."""
+    bad = values[~(np.abs(values) <= 1.0)]
+    return ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
 
 
 class ContinuousNASEnv(NASEnv):
@@ -104,15 +111,14 @@ class ContinuousNASEnv(NASEnv):
         """Canonical index of the architecture an action encodes (the space's decoding of its
         relaxation: argmax per decision on NAS-Bench-201, DARTS's derivation on NAS-Bench-301)."""
         is_float32 = type(action) is np.ndarray and action.dtype == _FLOAT32
-        values = action if is_float32 else _float32_values(action)  # (the rare path: check, then convert)
+        values = action if is_float32 else float32_values(action)  # (the rare path: check, then convert)
         if values.shape != self._flat_shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {values.shape}")
         # Per step, so no numpy reductions (max, all: ~1 us each here) and no numpy scalars: argmax
         # finds the largest |value|, and the first NaN if there is one.
         magnitudes = np.abs(values)
         if not magnitudes.item(magnitudes.argmax()) <= 1.0:  # also False for NaN
-            bad = values[~(magnitudes <= 1.0)]
-            raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
+            raise out_of_range(values if is_float32 else real_values(action).astype(np.float64))
         return self._decode_relaxation(values.reshape(self._action_shape))
 
     def vertex(self, index: int) -> np.ndarray:

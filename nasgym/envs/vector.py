@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from nasgym.envs.base import NASEnv, feature_encoder
-from nasgym.envs.continuous import ContinuousNASEnv
+from nasgym.envs.continuous import ContinuousNASEnv, float32_values, out_of_range, real_values
 from nasgym.envs.global_arch import GlobalNASEnv
 from nasgym.envs.sequential import SequentialNASEnv
 from nasgym.evaluators import TabularEvaluator
@@ -648,25 +648,21 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
         self._padding = padding.astype(np.float32) if np.isinf(padding).any() else None
 
     def _apply_actions(self, actions: Any, rows: np.ndarray | slice) -> tuple[np.ndarray | slice, np.ndarray]:
-        values = np.ascontiguousarray(actions, dtype=np.float32)
+        is_float32 = type(actions) is np.ndarray and actions.dtype == np.float32
+        values = np.ascontiguousarray(actions if is_float32 else float32_values(actions, "actions"))
         if values.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {values.shape}")
         if rows is not _ALL:
             values = values[rows]
         if self._kernels is not None:  # checks the range too
             indices = np.empty(len(values), dtype=np.int64)
-            if self._kernels.first_argmax(values, self._n_choices, self._radix, indices) >= 0:
-                self._refuse(values)
-            return rows, indices
-        if values.size and not (values.min() >= -1.0 and values.max() <= 1.0):  # False for NaN
-            self._refuse(values)
-        return rows, self._first_argmax(values)
-
-    @staticmethod
-    def _refuse(values: np.ndarray) -> None:
-        """Raise the ``ValueError`` naming the action values outside [-1, 1] (or NaN)."""
-        bad = values[~(np.abs(values) <= 1.0)]
-        raise ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
+            within = self._kernels.first_argmax(values, self._n_choices, self._radix, indices) < 0
+        else:
+            within = not values.size or (values.min() >= -1.0 and values.max() <= 1.0)  # False for NaN
+            indices = self._first_argmax(values) if within else None
+        if not within:  # named as given, not as their float32 rounding
+            raise out_of_range(values if is_float32 else real_values(actions).astype(np.float64)[rows])
+        return rows, indices
 
     def _first_argmax(self, values: np.ndarray) -> np.ndarray:
         """The canonical index of the ``argmax`` per decision (the first of equal values) of each row.

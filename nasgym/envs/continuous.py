@@ -33,8 +33,10 @@ def float32_values(action: Any, argument: str = "action") -> np.ndarray:
         return real_values(action, argument).astype(_FLOAT32)
 
 
-def out_of_range(values: np.ndarray) -> ValueError:
-    """The error naming the ``values`` (as given, not rounded to float32) outside [-1, 1] or NaN."""
+def out_of_range(action: Any) -> ValueError:
+    """The error naming the values of ``action`` (real numbers; as given, not as their float32
+    rounding) outside [-1, 1] or NaN."""
+    values = np.asarray(action, dtype=np.float64)
     bad = values[~(np.abs(values) <= 1.0)]
     return ValueError(f"action values must be finite and within [-1, 1]; got {bad[:5].tolist()}")
 
@@ -110,15 +112,15 @@ class ContinuousNASEnv(NASEnv):
     def decode(self, action: np.ndarray) -> int:
         """Canonical index of the architecture an action encodes (the space's decoding of its
         relaxation: argmax per decision on NAS-Bench-201, DARTS's derivation on NAS-Bench-301)."""
-        is_float32 = type(action) is np.ndarray and action.dtype == _FLOAT32
-        values = action if is_float32 else float32_values(action)  # (the rare path: check, then convert)
+        # the rare path (not a float32 array): check, then convert
+        values = action if type(action) is np.ndarray and action.dtype == _FLOAT32 else float32_values(action)
         if values.shape != self._flat_shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {values.shape}")
         # Per step, so no numpy reductions (max, all: ~1 us each here) and no numpy scalars: argmax
         # finds the largest |value|, and the first NaN if there is one.
         magnitudes = np.abs(values)
         if not magnitudes.item(magnitudes.argmax()) <= 1.0:  # also False for NaN
-            raise out_of_range(values if is_float32 else real_values(action).astype(np.float64))
+            raise out_of_range(action)
         return self._decode_relaxation(values.reshape(self._action_shape))
 
     def vertex(self, index: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from nasgym.envs.base import NASEnv, feature_encoder
-from nasgym.envs.continuous import ContinuousNASEnv, float32_values, out_of_range, real_values
+from nasgym.envs.continuous import ContinuousNASEnv, float32_values, out_of_range
 from nasgym.envs.global_arch import GlobalNASEnv
 from nasgym.envs.sequential import SequentialNASEnv
 from nasgym.evaluators import TabularEvaluator
@@ -661,7 +661,7 @@ class ContinuousNASVectorEnv(_TopKObservationVectorEnv):
             within = not values.size or (values.min() >= -1.0 and values.max() <= 1.0)  # False for NaN
             indices = self._first_argmax(values) if within else None
         if not within:  # named as given, not as their float32 rounding
-            raise out_of_range(values if is_float32 else real_values(actions).astype(np.float64)[rows])
+            raise out_of_range(np.asarray(actions)[rows])
         return rows, indices
 
     def _first_argmax(self, values: np.ndarray) -> np.ndarray:
